@@ -1,0 +1,212 @@
+"""Build: parse every input, check provenance, validate with SHACL, write store and dumps.
+
+``check`` is the shared front half (``lod-publisher validate`` stops there); ``build``
+adds the dumps and publishes the result atomically (see releases.py). Any problem
+raises BuildError listing file, line and reason, and nothing is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from lod_publisher import queries
+from lod_publisher.dumps import write_dumps
+from lod_publisher.errors import BuildError, SourceError
+from lod_publisher.releases import (
+    Release,
+    publish,
+    staging_folder,
+    unique_build_id,
+    write_manifest,
+)
+from lod_publisher.settings import Settings
+from lod_publisher.sources import SourceFile, discover, first_line_mentioning, read_quads
+from lod_publisher.stats import compute
+from lod_publisher.store.embedded import EmbeddedBackend, write_store
+from lod_publisher.uris import UriPolicy
+from lod_publisher.validation import ValidationReport, validate
+
+ARTICLES_FOLDER = Path("data") / "articles"
+
+
+@dataclass
+class CheckedSources:
+    """The loaded store of a build, with what the checks found."""
+
+    policy: UriPolicy
+    files: list[SourceFile]
+    store: ox.Store
+    report: ValidationReport
+
+
+def check(settings: Settings, store_path: Path | None = None) -> CheckedSources:
+    """Parse, load, check provenance and validate; raise BuildError on any problem.
+
+    With ``store_path`` None the store lives in memory (``validate`` needs no disk).
+    """
+    policy = UriPolicy(settings.base_uri)
+    try:
+        files = discover(settings.source_dir, policy)
+        graph_files: dict[str, set[Path]] = defaultdict(set)
+
+        def all_quads() -> Iterator[ox.Quad]:
+            for source in files:
+                for quad in read_quads(source, policy):
+                    graph_files[str(quad.graph_name.value)].add(source.path)  # type: ignore[union-attr]
+                    yield quad
+
+        store = write_store(store_path, all_quads())
+    except SourceError as exc:
+        raise BuildError(str(exc)) from None
+
+    backend = EmbeddedBackend(store)
+    problems = _provenance_problems(backend, policy, settings.source_dir, graph_files)
+    if problems:
+        raise BuildError("\n".join(str(p) for p in problems))
+    report = _validate_store(backend, policy)
+    if not report.conforms:
+        data_files = [f.path for f in files if f.role == "data"]
+        located = "\n\n".join(
+            _where(data_files, finding.focus, policy) + finding.describe(policy)
+            for finding in report.violations
+        )
+        raise BuildError(
+            f"{located}\n\nSHACL validation failed: {len(report.violations)} violation(s)."
+        )
+    return CheckedSources(policy, files, store, report)
+
+
+def _where(paths: list[Path], iri: str, policy: UriPolicy) -> str:
+    """``file:line: `` of the first data file that writes ``iri``, or nothing."""
+    for path in paths:
+        line = first_line_mentioning(path, iri, policy)
+        if line is not None:
+            return f"{path}:{line}: "
+    return ""
+
+
+def _validate_store(backend: EmbeddedBackend, policy: UriPolicy) -> ValidationReport:
+    data = backend.construct(queries.data_graph_triples(policy))
+    shapes = backend.construct(queries.graph_triples(policy.shapes_graph))
+    ontology = backend.construct(queries.graph_triples(policy.ontology_graph))
+    return validate(data, shapes, ontology)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _provenance_problems(
+    backend: EmbeddedBackend,
+    policy: UriPolicy,
+    source_dir: Path,
+    graph_files: dict[str, set[Path]],
+) -> list[SourceError]:
+    """Every named graph must have a documented source; every quote must be verbatim."""
+    problems: list[SourceError] = []
+
+    def error(graph: str, reason: str) -> SourceError:
+        path = min(graph_files.get(graph, {source_dir / "data"}))
+        return SourceError(path, reason, first_line_mentioning(path, graph, policy))
+
+    for row in backend.select(queries.provenance_by_graph(policy)):
+        if str(row["kind"]) == "none":
+            graph = str(row["g"])
+            problems.append(
+                error(
+                    graph,
+                    f"graph <{policy.relative(graph)}> ({row['size']} statements) has no "
+                    "documented source: describe it in <graph/sources> as a com:Excerpt with "
+                    "com:text and prov:wasQuotedFrom, or give it prov:wasDerivedFrom",
+                )
+            )
+    article_texts: dict[str, str | None] = {}
+    for row in backend.select(queries.excerpts(policy)):
+        article = str(row["article"])
+        slug = article.rstrip("/").rsplit("/", 1)[-1]
+        text_file = source_dir / ARTICLES_FOLDER / f"{slug}.txt"
+        if article not in article_texts:
+            article_texts[article] = (
+                _normalise(text_file.read_text(encoding="utf-8")) if text_file.is_file() else None
+            )
+        article_text = article_texts[article]
+        excerpt = str(row["excerpt"])
+        if article_text is None:
+            problems.append(error(excerpt, f"article text {text_file} is missing"))
+        elif _normalise(str(row["text"])) not in article_text:
+            problems.append(
+                error(
+                    excerpt,
+                    f"com:text of <{policy.relative(excerpt)}> is not found verbatim in "
+                    f"{text_file}: {str(row['text'])[:80]!r}",
+                )
+            )
+    return problems
+
+
+def _build_id(files: list[SourceFile], base_uri: str, now: datetime) -> str:
+    digest = hashlib.sha256(base_uri.encode())
+    for source in files:
+        digest.update(str(source.path).encode())
+        digest.update(source.sha256().encode())
+    return f"{now:%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}"
+
+
+def build(settings: Settings) -> Release:
+    """Build and publish a release; on failure the current release is left untouched."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    policy = UriPolicy(settings.base_uri)
+    staging = staging_folder(settings.build_dir)
+    try:
+        checked = check(settings, staging / "store")
+        build_id = unique_build_id(
+            settings.build_dir, _build_id(checked.files, settings.base_uri, now)
+        )
+        store = checked.store
+        backend = EmbeddedBackend(store)
+        checked.report.graph.serialize(staging / "validation-report.ttl", format="turtle")
+        for name, graph in (("ontology", policy.ontology_graph), ("shapes", policy.shapes_graph)):
+            store.dump(
+                staging / f"{name}.ttl",
+                format=ox.RdfFormat.TURTLE,
+                from_graph=ox.NamedNode(graph),
+                prefixes=policy.prefixes(),
+            )
+        dumps = write_dumps(store, staging / "dumps", policy.prefixes())
+        stats = compute(backend, policy)
+        manifest = {
+            "build_id": build_id,
+            "base_uri": settings.base_uri,
+            "created": now.isoformat().replace("+00:00", "Z"),
+            "publisher_version": version("lod-publisher"),
+            "inputs": [
+                {"path": str(f.path.relative_to(settings.source_dir)), "sha256": f.sha256()}
+                for f in checked.files
+            ],
+            "triples": stats.triples,
+            "quads": stats.quads,
+            "graphs": stats.graphs,
+            "entities": stats.entities,
+            "validation": {
+                "conforms": checked.report.conforms,
+                "warnings": len(checked.report.findings) - len(checked.report.violations),
+            },
+            "dumps": [d.to_json() for d in dumps],
+        }
+        store.flush()
+        del backend, store, checked
+        write_manifest(staging, manifest)
+        return publish(settings.build_dir, staging, build_id, settings.keep_builds)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

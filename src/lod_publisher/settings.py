@@ -1,0 +1,101 @@
+"""Settings: one table of name, environment variable, default and help text.
+
+Every setting can be given as a CLI flag or a ``LOD_*`` environment variable; the
+README documents the same table (``tests/test_docs.py`` keeps them in step).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from lod_publisher.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One row of the settings table."""
+
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return "LOD_" + self.name.upper()
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError("must be between 1 and 65535")
+    return value
+
+
+def _base_uri(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must be an absolute http(s) IRI")
+    return raw if raw.endswith("/") else raw + "/"
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("base_uri", "http://127.0.0.1:8080/", "Base of every entity IRI; the data's relative IRIs resolve against it.", _base_uri),
+    SettingSpec("source_dir", ".", "Project folder holding ontology/, data/ and shapes/.", Path),
+    SettingSpec("build_dir", "build", "Where `build` writes releases and `serve` reads the current one.", Path),
+    SettingSpec("host", "127.0.0.1", "Address the server binds to."),
+    SettingSpec("port", "8080", "Port the server listens on.", _port),
+    SettingSpec("workers", "2", "Number of server worker processes.", _positive_int),
+    SettingSpec("keep_builds", "3", "How many releases `build` keeps on disk (the current one included).", _positive_int),
+    SettingSpec("query_timeout", "30", "Seconds a SPARQL query may run before it is stopped.", _positive_float),
+)  # fmt: skip
+
+SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one command run."""
+
+    base_uri: str
+    source_dir: Path
+    build_dir: Path
+    host: str
+    port: int
+    workers: int
+    keep_builds: int
+    query_timeout: float
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve settings: explicit overrides (CLI flags), then ``LOD_*`` variables, then defaults."""
+    environ = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        spec = SPECS_BY_NAME[field.name]
+        raw = overrides.get(spec.name, environ.get(spec.env, spec.default))
+        try:
+            values[spec.name] = spec.parse(str(raw))
+        except ValueError as exc:
+            raise ConfigError(f"{spec.env}={raw!r}: {exc}") from exc
+    return Settings(**values)

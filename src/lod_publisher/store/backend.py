@@ -1,0 +1,89 @@
+"""The narrow contract between the site and whatever store answers its SPARQL.
+
+Views and the CLI never learn whether an embedded store or a remote endpoint
+answered: they call :class:`Backend`. Terms come back as rdflib terms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from rdflib import Graph
+from rdflib.term import Node
+
+from lod_publisher.formats import Format
+
+Solution = dict[str, Node]
+
+
+class QueryForm(Enum):
+    SELECT = "SELECT"
+    ASK = "ASK"
+    CONSTRUCT = "CONSTRUCT"
+    DESCRIBE = "DESCRIBE"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """The RDF dataset of a query (SPARQL 1.1 Protocol ``default-graph-uri``/``named-graph-uri``).
+
+    Empty means the published default: the union of all graphs as the default graph,
+    every named graph reachable with ``GRAPH``.
+    """
+
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+
+
+PUBLISHED_DATASET = DatasetSpec()
+
+
+_COMMENT_OR_STRING = re.compile(r"""("([^"\\]|\\.)*"|'([^'\\]|\\.)*'|<[^>\s]*>|#[^\n]*)""")
+_PROLOGUE = re.compile(r"\s*(BASE\s*<[^>]*>|PREFIX\s+[^\s:]*:\s*<[^>]*>)\s*", re.IGNORECASE)
+_FORM = re.compile(r"\s*(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+
+
+def query_form(query: str) -> QueryForm | None:
+    """The form of a SPARQL query, read from its first keyword after the prologue.
+
+    None when it is not a query (an update, or not SPARQL): the engine then reports why.
+
+    >>> query_form("PREFIX a: <http://a/> # c\\n construct { ?s ?p ?o } where { ?s ?p ?o }")
+    <QueryForm.CONSTRUCT: 'CONSTRUCT'>
+    >>> query_form("INSERT DATA { <a> <b> <c> }") is None
+    True
+    """
+    text = _COMMENT_OR_STRING.sub(lambda m: "" if m.group(0).startswith("#") else m.group(0), query)
+    position = 0
+    while match := _PROLOGUE.match(text, position):
+        position = match.end()
+    form = _FORM.match(text, position)
+    return QueryForm(form.group(1).upper()) if form else None
+
+
+class Backend(Protocol):
+    """What the site needs from a store."""
+
+    def select(self, query: str) -> list[Solution]:
+        """Run an internal SELECT over the published dataset."""
+        ...
+
+    def ask(self, query: str) -> bool:
+        """Run an internal ASK over the published dataset."""
+        ...
+
+    def construct(self, query: str) -> Graph:
+        """Run an internal CONSTRUCT or DESCRIBE; the triples as an rdflib Graph."""
+        ...
+
+    def execute(self, query: str, result_format: Format, dataset: DatasetSpec) -> bytes:
+        """Run a user's query and serialize its result in ``result_format``.
+
+        Raises QueryError with the engine's message when the query is rejected.
+        """
+        ...
+
+    def close(self) -> None: ...

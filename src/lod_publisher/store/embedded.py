@@ -1,0 +1,140 @@
+"""The embedded backend: a pyoxigraph store on disk, opened read-only to serve.
+
+The build writes the store (:func:`write_store`); every server worker opens it
+read-only, so workers share the page cache rather than each holding a copy.
+The store's default graph holds the merge of all named graphs (written by the
+build), so the published default graph is a true RDF merge without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from lod_publisher.errors import QueryError
+from lod_publisher.formats import Format
+from lod_publisher.store.backend import PUBLISHED_DATASET, DatasetSpec, Solution
+
+_RESULT_FORMATS = {
+    "srj": ox.QueryResultsFormat.JSON,
+    "srx": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+RDF_FORMATS = {
+    "ttl": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "rdf": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "trig": ox.RdfFormat.TRIG,
+    "nq": ox.RdfFormat.N_QUADS,
+}
+
+
+def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Node:
+    """Convert a pyoxigraph term to the rdflib term the rest of the code uses."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        return Literal(term.value, datatype=URIRef(term.datatype.value))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+def write_store(path: Path | None, quads: Iterable[ox.Quad]) -> ox.Store:
+    """Create a store at ``path`` (None: in memory) holding ``quads`` and their merge.
+
+    The merge goes to the default graph, so the published default graph is a set of
+    triples, each once, however many sentence graphs state it.
+    """
+    store = ox.Store(None if path is None else str(path))
+    store.bulk_extend(quads)
+    store.flush()
+    merged = store.query("CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+    assert isinstance(merged, ox.QueryTriples)
+    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object) for t in merged)
+    store.flush()
+    return store
+
+
+class EmbeddedBackend:
+    """Answers SPARQL from a pyoxigraph store opened read-only."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+
+    @classmethod
+    def open(cls, path: Path) -> EmbeddedBackend:
+        return cls(ox.Store.read_only(str(path)))
+
+    def _run(
+        self, query: str, dataset: DatasetSpec = PUBLISHED_DATASET
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        kwargs: dict[str, object] = {}
+        if dataset.default_graphs:
+            kwargs["default_graph"] = [ox.NamedNode(g) for g in dataset.default_graphs]
+        if dataset.named_graphs:
+            kwargs["named_graphs"] = [ox.NamedNode(g) for g in dataset.named_graphs]
+        try:
+            return self.store.query(query, **kwargs)  # type: ignore[arg-type]
+        except SyntaxError as exc:
+            raise QueryError(str(exc.msg)) from None
+        except (OSError, ValueError) as exc:
+            raise QueryError(str(exc)) from None
+
+    def select(self, query: str) -> list[Solution]:
+        results = self._run(query)
+        if not isinstance(results, ox.QuerySolutions):
+            raise QueryError("expected a SELECT query")
+        names = [v.value for v in results.variables]
+        rows: list[Solution] = []
+        for solution in results:
+            row: Solution = {}
+            for name in names:
+                value = solution[name]
+                if value is not None:
+                    row[name] = to_rdflib(value)
+            rows.append(row)
+        return rows
+
+    def ask(self, query: str) -> bool:
+        result = self._run(query)
+        if not isinstance(result, ox.QueryBoolean):
+            raise QueryError("expected an ASK query")
+        return bool(result)
+
+    def construct(self, query: str) -> Graph:
+        result = self._run(query)
+        if not isinstance(result, ox.QueryTriples):
+            raise QueryError("expected a CONSTRUCT or DESCRIBE query")
+        graph = Graph()
+        for t in result:
+            graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
+        return graph
+
+    def execute(
+        self, query: str, result_format: Format, dataset: DatasetSpec = PUBLISHED_DATASET
+    ) -> bytes:
+        result = self._run(query, dataset)
+        if isinstance(result, ox.QueryTriples):
+            rdf_format = RDF_FORMATS.get(result_format.key)
+            if rdf_format is None:
+                raise QueryError(f"{result_format.name} cannot carry a graph result")
+            payload = result.serialize(format=rdf_format)
+        else:
+            results_format = _RESULT_FORMATS.get(result_format.key)
+            if results_format is None:
+                raise QueryError(f"{result_format.name} cannot carry SELECT or ASK results")
+            payload = result.serialize(format=results_format)
+        assert payload is not None  # no output stream given: the bytes are returned
+        return payload
+
+    def close(self) -> None:
+        del self.store

@@ -1,0 +1,122 @@
+"""Shared fixtures: one real build of the shipped data, the Flask app over it, a live server.
+
+The build's base IRI names the live server's port, so every IRI in the data
+dereferences on the server the HTTP tests talk to.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from lod_publisher.build import build
+from lod_publisher.releases import Release
+from lod_publisher.settings import Settings, load_settings
+from lod_publisher.uris import UriPolicy
+from lod_publisher.web import create_app
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def project_settings(build_dir: Path, port: int, **overrides: object) -> Settings:
+    """Settings for the shipped project, ignoring any LOD_* variables of the caller."""
+    values: dict[str, object] = {
+        "source_dir": PROJECT,
+        "build_dir": build_dir,
+        "base_uri": f"http://127.0.0.1:{port}/",
+        "port": port,
+        **overrides,
+    }
+    return load_settings(values, environ={})
+
+
+@pytest.fixture(scope="session")
+def live_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, live_port: int) -> Settings:
+    return project_settings(tmp_path_factory.mktemp("build"), live_port)
+
+
+@pytest.fixture(scope="session")
+def release(settings: Settings) -> Release:
+    return build(settings)
+
+
+@pytest.fixture(scope="session")
+def policy(release: Release) -> UriPolicy:
+    return UriPolicy(release.base_uri)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, release: Release) -> Flask:
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def start_server(settings: Settings, *extra: str) -> subprocess.Popen[bytes]:
+    """Start ``lod-publisher serve`` (gunicorn) and wait until it answers; stop it by PID."""
+    command = [
+        sys.executable, "-m", "lod_publisher", "serve",
+        "--build-dir", str(settings.build_dir),
+        "--host", "127.0.0.1", "--port", str(settings.port), *extra,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOD_")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{settings.port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            error = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"server exited with {process.returncode}: {error}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    stop_server(process)
+    raise RuntimeError(f"server did not answer at {url} within 60 s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, release: Release) -> Iterator[str]:
+    """Base URL of a real gunicorn server on 127.0.0.1 serving the session's build."""
+    process = start_server(settings)
+    try:
+        yield f"http://127.0.0.1:{settings.port}/"
+    finally:
+        stop_server(process)
