@@ -6,6 +6,7 @@ dereferences on the server the HTTP tests talk to.
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
@@ -13,7 +14,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -79,21 +82,28 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def start_server(settings: Settings, *extra: str) -> subprocess.Popen[bytes]:
-    """Start ``lod-publisher serve`` (gunicorn) and wait until it answers; stop it by PID."""
+def start_server(
+    settings: Settings, *extra: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``lod-publisher serve`` (gunicorn) and wait until it answers; stop it by PID.
+
+    The server's error log goes to ``log`` (default: a file beside the build).
+    """
     command = [
         sys.executable, "-m", "lod_publisher", "serve",
         "--build-dir", str(settings.build_dir),
         "--host", "127.0.0.1", "--port", str(settings.port), *extra,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOD_")}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = log or settings.build_dir / f"server-{settings.port}.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+    process.log_path = log  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{settings.port}/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            error = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"server exited with {process.returncode}: {error}")
+            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return process
@@ -103,13 +113,22 @@ def start_server(settings: Settings, *extra: str) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"server did not answer at {url} within 60 s")
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
+def stop_server(process: subprocess.Popen[bytes]) -> str:
+    """Stop the server we started, by its PID; return its error log."""
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    log: Path | None = getattr(process, "log_path", None)
+    return log.read_text(errors="replace") if log else ""
+
+
+def assert_clean_log(log: str) -> None:
+    """A server that crashed a worker or raised says so in its log."""
+    for sign in ("SIGSEGV", "Traceback", "was sent SIGKILL"):
+        assert sign not in log, f"server log shows {sign}:\n{log[-3000:]}"
 
 
 @pytest.fixture(scope="session")
@@ -119,4 +138,35 @@ def live_server(settings: Settings, release: Release) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{settings.port}/"
     finally:
-        stop_server(process)
+        log = stop_server(process)
+    assert_clean_log(log)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+def fetch(
+    url: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None
+) -> Reply:
+    """One raw HTTP request on 127.0.0.1, redirects not followed (http.client)."""
+    parts = urlsplit(url)
+    assert parts.hostname == "127.0.0.1", "tests only talk to the loopback interface"
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, target, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Reply(
+            response.status,
+            {name.lower(): value for name, value in response.getheaders()},
+            response.read(),
+        )
+    finally:
+        connection.close()

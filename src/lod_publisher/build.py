@@ -35,6 +35,7 @@ from lod_publisher.stats import compute
 from lod_publisher.store.embedded import EmbeddedBackend, write_store
 from lod_publisher.uris import UriPolicy
 from lod_publisher.validation import ValidationReport, validate
+from lod_publisher.void import void_graph
 
 ARTICLES_FOLDER = Path("data") / "articles"
 
@@ -184,6 +185,9 @@ def build(settings: Settings) -> Release:
             )
         dumps = write_dumps(store, staging / "dumps", policy.prefixes())
         stats = compute(backend, policy)
+        void_graph(backend, policy, build_id, now, dumps).serialize(
+            staging / "void.ttl", format="turtle"
+        )
         manifest = {
             "build_id": build_id,
             "base_uri": settings.base_uri,

@@ -99,3 +99,115 @@ def data_graph_triples(policy: UriPolicy) -> str:
         "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } "
         f"FILTER(?g NOT IN ({excluded})) }}"
     )
+
+
+# Label properties, most preferred first (LodView's idea): titles and link texts use them.
+LABEL_PROPERTIES: tuple[str, ...] = (
+    "http://www.w3.org/2004/02/skos/core#prefLabel",
+    "http://www.w3.org/2000/01/rdf-schema#label",
+    "http://schema.org/name",
+    "http://purl.org/dc/terms/title",
+    "http://xmlns.com/foaf/0.1/name",
+)
+_LABEL_VALUES = "VALUES ?lp { " + " ".join(f"<{p}>" for p in LABEL_PROPERTIES) + " }"
+
+
+def describe(iri: str) -> str:
+    """The description of one resource, as one CONSTRUCT over the merged default graph.
+
+    Its statements (and up to two levels of blank nodes under them), the statements
+    that point at it, and the labels of every resource they mention, predicates and
+    classes included.
+    """
+    e = sparql_iri(iri)
+    return f"""CONSTRUCT {{
+  {e} ?p ?o . ?o ?b1p ?b1o . ?b1o ?b2p ?b2o .
+  ?s ?ip {e} .
+  ?labelled ?lp ?label .
+}} WHERE {{
+  {{ {e} ?p ?o .
+     OPTIONAL {{ FILTER(isBlank(?o)) ?o ?b1p ?b1o .
+                 OPTIONAL {{ FILTER(isBlank(?b1o)) ?b1o ?b2p ?b2o }} }} }}
+  UNION {{ ?s ?ip {e} }}
+  UNION {{ {e} ?x ?labelled . ?labelled ?lp ?label . {_LABEL_VALUES} }}
+  UNION {{ ?labelled ?x {e} . ?labelled ?lp ?label . {_LABEL_VALUES} }}
+  UNION {{ {{ {e} ?labelled ?x }} UNION {{ ?y ?labelled {e} }}
+           ?labelled ?lp ?label . {_LABEL_VALUES} }}
+  UNION {{ {e} ?x ?b . FILTER(isBlank(?b)) ?b ?labelled ?z .
+           ?labelled ?lp ?label . {_LABEL_VALUES} }}
+  UNION {{ {e} ?x ?b . FILTER(isBlank(?b)) ?b ?y ?labelled . FILTER(isIRI(?labelled))
+           ?labelled ?lp ?label . {_LABEL_VALUES} }}
+}}"""
+
+
+def statement_sources(policy: UriPolicy, iri: str) -> str:
+    """For each statement about (or pointing at) ``iri``: the sentence graphs stating it."""
+    e = sparql_iri(iri)
+    return (
+        _prefixes(policy)
+        + f"""SELECT ?s ?p ?o ?excerpt ?text ?article ?articleLabel ?url ?published WHERE {{
+  GRAPH ?excerpt {{ {{ {e} ?p ?o BIND({e} AS ?s) }} UNION {{ ?s ?p {e} BIND({e} AS ?o) }} }}
+  ?excerpt com:text ?text ; prov:wasQuotedFrom ?article .
+  OPTIONAL {{ ?article rdfs:label ?articleLabel FILTER(langMatches(lang(?articleLabel), "en")) }}
+  OPTIONAL {{ ?article schema:url ?url }}
+  OPTIONAL {{ ?article schema:datePublished ?published }}
+}}"""
+    )
+
+
+def excerpt_statements(iri: str) -> str:
+    """What one sentence states: the triples of the graph named after it."""
+    return f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_iri(iri)} {{ ?s ?p ?o }} }}"
+
+
+def is_known(iri: str) -> str:
+    """Whether the dataset says anything about ``iri``, or names a graph after it."""
+    e = sparql_iri(iri)
+    return f"ASK {{ {{ {e} ?p ?o }} UNION {{ ?s ?p {e} }} UNION {{ GRAPH {e} {{ ?s ?p ?o }} }} }}"
+
+
+def instances(class_iri: str, limit: int, offset: int) -> str:
+    """A page of the instances of a class (rdf:type as stated), ordered by IRI."""
+    return (
+        f"SELECT DISTINCT ?s WHERE {{ ?s a {sparql_iri(class_iri)} }} "
+        f"ORDER BY ?s LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
+
+
+def instance_count(class_iri: str) -> str:
+    return f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s a {sparql_iri(class_iri)} }}"
+
+
+def labels_of_all() -> str:
+    """Every label of every IRI, for the search index."""
+    return (
+        "SELECT ?s ?lp ?label WHERE { ?s ?lp ?label . "
+        + _LABEL_VALUES.replace(" }", " <http://www.w3.org/2004/02/skos/core#altLabel> }")
+        + " FILTER(isIRI(?s) && isLiteral(?label)) }"
+    )
+
+
+def property_partitions() -> str:
+    """Triples per property in the merged default graph (for VoID)."""
+    return "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY ?p"
+
+
+def class_partitions() -> str:
+    """Distinct instances per class in the merged default graph (for VoID)."""
+    return "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class ORDER BY ?class"
+
+
+def distinct_subjects_and_objects() -> str:
+    return (
+        "SELECT (COUNT(DISTINCT ?s) AS ?subjects) (COUNT(DISTINCT ?o) AS ?objects) "
+        "WHERE { ?s ?p ?o }"
+    )
+
+
+def schema_org_types(iri: str) -> str:
+    """The schema.org classes a resource belongs to through the ontology's subclass axioms."""
+    return (
+        "SELECT DISTINCT ?type WHERE { "
+        f"{sparql_iri(iri)} a/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* ?type "
+        f'FILTER(STRSTARTS(STR(?type), "{SCHEMA}")) }} ORDER BY ?type'
+    )

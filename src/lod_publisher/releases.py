@@ -9,6 +9,7 @@
         store/                  the pyoxigraph store the server opens read-only
         dumps/                  commemoration.ttl, .nt.gz, .jsonld, .trig, .nq.gz, SHA256SUMS
         validation-report.ttl   the SHACL report of this build
+        void.ttl                VoID and DCAT description, counted from the store
         ontology.ttl, shapes.ttl
 
 A failed build never touches ``current``: it works in a hidden folder that is
@@ -18,6 +19,7 @@ deleted on failure and renamed into place on success.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from typing import Any
 from lod_publisher.errors import NoBuildError
 
 MANIFEST = "manifest.json"
+BUILD_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ class Release:
     def dumps_path(self) -> Path:
         return self.path / "dumps"
 
+    def dump_names(self) -> tuple[str, ...]:
+        """The files a client may download from this release's dumps folder."""
+        return (*(str(d["filename"]) for d in self.manifest["dumps"]), "SHA256SUMS")
+
     @classmethod
     def load(cls, path: Path) -> Release:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
@@ -67,6 +74,14 @@ def current_release(build_dir: Path) -> Release:
             "(or set LOD_BUILD_DIR to the folder a build wrote)"
         )
     return Release.load(link.resolve())
+
+
+def find_release(build_dir: Path, build_id: str) -> Release | None:
+    """A release still on disk by its id (ids are checked, so no path can escape)."""
+    if not BUILD_ID.fullmatch(build_id):
+        return None
+    folder = build_dir / "releases" / build_id
+    return Release.load(folder) if (folder / MANIFEST).is_file() else None
 
 
 def staging_folder(build_dir: Path) -> Path:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from lod_publisher.releases import current_release
 from lod_publisher.settings import Settings
 from lod_publisher.web import create_app
 
@@ -42,5 +43,7 @@ def serve(settings: Settings, dev: bool = False) -> None:
     if dev:
         create_app(settings).run(host=settings.host, port=settings.port, debug=False)
     else:
-        create_app(settings)  # fail fast, before forking, if there is no usable build
+        # Fail fast if there is no build, without opening the store: RocksDB is not
+        # fork-safe, so only the workers open it, after the fork.
+        current_release(settings.build_dir)
         _Gunicorn(settings).run()

@@ -94,12 +94,12 @@ def _strip_position(message: str) -> str:
 
 
 def first_line_mentioning(path: Path, iri: str, policy: UriPolicy) -> int | None:
-    """The first line of ``path`` that writes ``iri`` (as ``<relative>``), to point a reader there."""
+    """The first line of ``path`` that writes ``iri`` (as ``<relative>``), comments skipped."""
     needle = "<" + policy.relative(iri.strip("<>")) + ">"
     try:
         with path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):
-                if needle in line:
+                if needle in line and not line.lstrip().startswith("#"):
                     return number
     except (OSError, UnicodeDecodeError):
         return None

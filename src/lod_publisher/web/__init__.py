@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from lod_publisher.settings import Settings, load_settings
 from lod_publisher.web.site import Site
@@ -20,14 +21,65 @@ _CORS_EXPOSED_HEADERS = "Content-Location, Link, ETag, Last-Modified, Vary, Cont
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the Flask app serving the current release of ``settings.build_dir``."""
     settings = settings or load_settings(overrides)
-    app = Flask(__name__)
+    app = Flask(__name__, static_url_path="/-/static")
     app.extensions["lod"] = Site.open(settings)
-    from lod_publisher.web import landing
+    from lod_publisher.web import browse, downloads, landing, resources
 
-    for blueprint in (landing.blueprint,):
+    for blueprint in (
+        landing.blueprint,
+        resources.blueprint,
+        browse.blueprint,
+        downloads.blueprint,
+    ):
         app.register_blueprint(blueprint)
     app.after_request(_cors)
+    app.register_error_handler(HTTPException, _error_page)
+    app.jinja_env.filters["safe_href"] = safe_href
     return app
+
+
+def safe_href(iri: str) -> str | None:
+    """The IRI if following it is safe (http or https), else None: ``javascript:`` stays text."""
+    return iri if iri.startswith(("http://", "https://")) else None
+
+
+_ERROR_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+def _error_page(error: HTTPException) -> Response:
+    """Errors as a page for browsers and as plain text for everyone else; never a traceback."""
+    status = error.code or 500
+    message = error.description or ""
+    if status == 404 and "requested URL was not found" in message:
+        message = f"Nothing is known about {request.base_url} in this dataset."
+    best = request.accept_mimetypes.best_match(["text/plain", "text/html"], default="text/plain")
+    wants_html = best == "text/html" and request.accept_mimetypes["text/html"] > 0
+    if wants_html:
+        body = render_template(
+            "error.html",
+            status=status,
+            title=_ERROR_TITLES.get(status, error.name),
+            message=message,
+            site=site_of_current(),
+        )
+        response = Response(body, status=status, content_type="text/html; charset=utf-8")
+    else:
+        response = Response(
+            f"{status} {error.name}: {message}\n",
+            status=status,
+            content_type="text/plain; charset=utf-8",
+        )
+    response.vary.add("Accept")
+    for header, value in error.get_headers():
+        if header.lower() not in ("content-type", "content-length"):
+            response.headers[header] = value
+    return response
+
+
+def site_of_current() -> Site:
+    from flask import current_app
+
+    return site_of(current_app)
 
 
 def _cors(response: Response) -> Response:
