@@ -6,7 +6,9 @@ import re
 
 from tests.conftest import PROJECT
 
+from lod_publisher.releases import Release
 from lod_publisher.settings import SETTINGS
+from lod_publisher.store.embedded import EmbeddedBackend
 
 README = (PROJECT / "README.md").read_text(encoding="utf-8")
 
@@ -31,3 +33,13 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
     assert "./dev serve" in README and "./dev test" in README
     ci = (PROJECT / ".ci" / "run").read_text(encoding="utf-8")
     assert "./dev test" in ci
+
+
+def test_readme_sparql_example_returns_the_four_war_dead_claims(release: Release) -> None:
+    query = re.search(r"```sparql\n(.*?)```", README, re.S)
+    assert query, "the README has a SPARQL example"
+    text = query.group(1).replace("http://127.0.0.1:8080/", release.base_uri)
+    rows = EmbeddedBackend.open(release.store_path).select(text)
+    articles = sorted(str(r["article"]).rsplit("/", 1)[1] for r in rows)
+    assert articles == ["moscow-times-2025", "moscow-times-2025", "ulytau-2025", "xinhua-2020"]
+    assert all("sentence" in r for r in rows)
