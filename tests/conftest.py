@@ -30,6 +30,9 @@ from lod_publisher.web import create_app
 
 PROJECT = Path(__file__).resolve().parents[1]
 
+# Real triple stores (Oxigraph, Virtuoso) as session fixtures, for the remote backend.
+pytest_plugins = ("tests.stores",)
+
 
 def free_port() -> int:
     """A port nothing listens on now, on the loopback interface."""

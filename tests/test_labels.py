@@ -93,3 +93,13 @@ def test_search_ranks_exact_then_prefix_and_ignores_marks() -> None:
     assert index.search("   ") == []
     assert index.display_label("http://x/3") == "Астана"
     assert normalise_for_search("Žezqazğan  Қала") == "zezqazgan қала"
+
+
+def test_search_does_not_depend_on_the_order_labels_arrive_in() -> None:
+    labels = [
+        ("http://x/t", "Batyrlarğa tağzym", "kk-latn", 4),
+        ("http://x/t", "Batyrlarǵa taǵzym", "kk-latn", 4),
+    ]
+    forward = SearchIndex(labels).search("batyrlarga")
+    backward = SearchIndex(list(reversed(labels))).search("batyrlarga")
+    assert forward == backward

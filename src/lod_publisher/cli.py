@@ -12,6 +12,7 @@ import click
 from lod_publisher import formats
 from lod_publisher.build import build as run_build
 from lod_publisher.build import check
+from lod_publisher.cli_remote import load as load_command
 from lod_publisher.errors import LodError, QueryError
 from lod_publisher.releases import current_release
 from lod_publisher.settings import SPECS_BY_NAME, Settings, load_settings
@@ -97,6 +98,13 @@ def validate(**overrides: Any) -> None:
 @setting_option("port", "-p")
 @setting_option("workers", "-w")
 @setting_option("query_timeout")
+@setting_option("max_rows")
+@setting_option("max_query_bytes")
+@setting_option("query_memory")
+@setting_option("service_allowlist")
+@setting_option("backend")
+@setting_option("endpoint")
+@setting_option("remote_timeout")
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
 def serve(dev: bool, **overrides: Any) -> None:
     """Serve the published build over HTTP."""
@@ -139,7 +147,7 @@ def query(query_text: str, format_key: str | None, **overrides: Any) -> None:
     result_format = formats.by_key(format_key or ("ttl" if graph_result else "tsv"))
     try:
         backend = EmbeddedBackend.open(current_release(settings.build_dir).store_path)
-        output = backend.execute(query_text, result_format, DatasetSpec())
+        output = backend.execute(query_text, result_format, DatasetSpec()).payload
     except QueryError as exc:
         raise click.ClickException(f"query rejected: {exc}") from None
     except LodError as exc:
@@ -160,3 +168,6 @@ def stats(**overrides: Any) -> None:
     policy = UriPolicy(release.base_uri)
     click.echo(f"Build {release.build_id}, base {release.base_uri}")
     click.echo(format_stats(compute(backend, policy), policy))
+
+
+main.add_command(load_command)

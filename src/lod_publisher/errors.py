@@ -41,3 +41,19 @@ class NoBuildError(LodError):
 
 class QueryError(LodError):
     """A SPARQL query was rejected by the engine (syntax or evaluation error)."""
+
+
+class RemoteError(LodError):
+    """The remote triple store failed us: unreachable, or it answered with an error.
+
+    The web layer answers ``502 Bad Gateway``. ``status`` is the store's HTTP status, if
+    it answered. Catch :class:`RemoteTimeout` (a subclass) first.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RemoteTimeout(RemoteError):  # noqa: N818 (a kind of RemoteError, named for its status)
+    """The remote triple store did not answer in time; the web layer answers ``504``."""

@@ -53,11 +53,12 @@ class SearchIndex:
         if not words:
             return []
         phrase = " ".join(words)
-        best: dict[str, tuple[tuple[int, int, str], Hit]] = {}
+        best: dict[str, tuple[tuple[int, int, str, str], Hit]] = {}
         for normalised, hit in self._entries:
             if all(word in normalised for word in words):
                 rank = 0 if normalised == phrase else 1 if normalised.startswith(phrase) else 2
-                key = (rank, len(normalised), normalised)
+                # The label itself breaks ties, so the answer never depends on store order.
+                key = (rank, len(normalised), normalised, hit.label)
                 if hit.iri not in best or key < best[hit.iri][0]:
                     best[hit.iri] = (key, hit)
         ranked = sorted(best.values(), key=lambda item: (item[0], item[1].iri))

@@ -50,10 +50,32 @@ def _port(raw: str) -> int:
     return value
 
 
+def _iri_list(raw: str) -> tuple[str, ...]:
+    """Absolute http(s) IRIs separated by white space; empty for none."""
+    iris = tuple(raw.split())
+    for iri in iris:
+        if not iri.startswith(("http://", "https://")) or any(c in iri for c in '<>"{}|^`\\'):
+            raise ValueError(f"{iri!r} is not an absolute http(s) IRI")
+    return iris
+
+
 def _base_uri(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("must be an absolute http(s) IRI")
     return raw if raw.endswith("/") else raw + "/"
+
+
+def _backend(raw: str) -> str:
+    if raw not in ("embedded", "remote"):
+        raise ValueError("must be `embedded` or `remote`")
+    return raw
+
+
+def _endpoint_url(raw: str) -> str:
+    """An absolute http(s) URL, or empty for none."""
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ValueError("must be an absolute http(s) URL, e.g. http://127.0.0.1:7878/query")
+    return raw
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -65,6 +87,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("workers", "2", "Number of server worker processes.", _positive_int),
     SettingSpec("keep_builds", "3", "How many releases `build` keeps on disk (the current one included).", _positive_int),
     SettingSpec("query_timeout", "30", "Seconds a SPARQL query may run before it is stopped.", _positive_float),
+    SettingSpec("max_rows", "10000", "Most solutions (or triples) a SPARQL result holds; the rest is cut and the response says so.", _positive_int),
+    SettingSpec("max_query_bytes", "1048576", "Largest SPARQL request body or query text accepted, in bytes.", _positive_int),
+    SettingSpec("query_memory", "2048", "Address space, in MiB, of each process that evaluates SPARQL queries.", _positive_int),
+    SettingSpec("service_allowlist", "", "SPARQL endpoints a query may call with SERVICE (IRIs, space-separated); empty: the server never connects out.", _iri_list),
+    SettingSpec("backend", "embedded", "Which store answers SPARQL: `embedded` (the build's own) or `remote` (the store at `endpoint`, filled by `lod-publisher load`).", _backend),
+    SettingSpec("endpoint", "", "SPARQL 1.1 query endpoint of the remote store, e.g. http://127.0.0.1:7878/query (Oxigraph) or http://127.0.0.1:8890/sparql (Virtuoso).", _endpoint_url),
+    SettingSpec("remote_timeout", "30", "Seconds each request to the remote store may take; then the page answers 504.", _positive_float),
 )  # fmt: skip
 
 SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SETTINGS}
@@ -82,6 +111,13 @@ class Settings:
     workers: int
     keep_builds: int
     query_timeout: float
+    max_rows: int
+    max_query_bytes: int
+    query_memory: int
+    service_allowlist: tuple[str, ...]
+    backend: str
+    endpoint: str
+    remote_timeout: float
 
 
 def load_settings(

@@ -14,6 +14,7 @@ from typing import Protocol
 from rdflib import Graph
 from rdflib.term import Node
 
+from lod_publisher.errors import LodError
 from lod_publisher.formats import Format
 
 Solution = dict[str, Node]
@@ -39,6 +40,45 @@ class DatasetSpec:
 
 
 PUBLISHED_DATASET = DatasetSpec()
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What a user's query may use; :meth:`Backend.execute` enforces every field.
+
+    ``timeout``: seconds until the query is stopped (None: no deadline). ``max_rows``: most
+    solutions or triples returned, the rest cut (None: all). ``service_allowlist``: the
+    only endpoints a ``SERVICE`` clause may name; any other SERVICE is refused unrun.
+    """
+
+    timeout: float | None = None
+    max_rows: int | None = None
+    service_allowlist: frozenset[str] = frozenset()
+
+
+NO_LIMITS = QueryLimits()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A user's query answered: the bytes as the engine serialized them, and what was cut.
+
+    ``rows`` counts the solutions (SELECT) or triples (CONSTRUCT, DESCRIBE) in ``payload``;
+    None for ASK. ``truncated``: there were more than ``QueryLimits.max_rows``.
+    """
+
+    payload: bytes
+    result_format: Format
+    rows: int | None
+    truncated: bool = False
+
+
+class QueryTimeout(LodError):  # noqa: N818 (named for what happened, like RemoteTimeout)
+    """A query ran until its deadline (``QueryLimits.timeout``) and was stopped."""
+
+
+class EngineError(LodError):
+    """The engine stopped for a reason that is not in the query text (memory, a crash)."""
 
 
 _COMMENT_OR_STRING = re.compile(r"""("([^"\\]|\\.)*"|'([^'\\]|\\.)*'|<[^>\s]*>|#[^\n]*)""")
@@ -79,10 +119,18 @@ class Backend(Protocol):
         """Run an internal CONSTRUCT or DESCRIBE; the triples as an rdflib Graph."""
         ...
 
-    def execute(self, query: str, result_format: Format, dataset: DatasetSpec) -> bytes:
-        """Run a user's query and serialize its result in ``result_format``.
+    def execute(
+        self,
+        query: str,
+        result_format: Format,
+        dataset: DatasetSpec = PUBLISHED_DATASET,
+        limits: QueryLimits = NO_LIMITS,
+    ) -> QueryResult:
+        """Run a user's query within ``limits``; its result serialized in ``result_format``.
 
-        Raises QueryError with the engine's message when the query is rejected.
+        Raises QueryError with the engine's message when the query is rejected (its
+        subclass ``sealing.QueryRefusedError`` for updates and SERVICE outside the allowlist),
+        QueryTimeout at the deadline, EngineError when the engine itself fails.
         """
         ...
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException
 
+from lod_publisher.errors import RemoteError, RemoteTimeout
 from lod_publisher.settings import Settings, load_settings
 from lod_publisher.web.site import Site
 
@@ -15,7 +16,10 @@ _CORS_REQUEST_HEADERS = (
     "Accept, Accept-Language, Content-Type, If-None-Match, If-Modified-Since, Range"
 )
 # Response headers a cross-origin script may read.
-_CORS_EXPOSED_HEADERS = "Content-Location, Link, ETag, Last-Modified, Vary, Content-Length"
+_CORS_EXPOSED_HEADERS = (
+    "Content-Location, Link, ETag, Last-Modified, Vary, Content-Length, "
+    "X-SPARQL-Truncated, X-SPARQL-MaxRows"
+)
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -23,17 +27,19 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or load_settings(overrides)
     app = Flask(__name__, static_url_path="/-/static")
     app.extensions["lod"] = Site.open(settings)
-    from lod_publisher.web import browse, downloads, landing, resources
+    from lod_publisher.web import browse, downloads, landing, resources, sparql
 
     for blueprint in (
         landing.blueprint,
         resources.blueprint,
         browse.blueprint,
         downloads.blueprint,
+        sparql.blueprint,
     ):
         app.register_blueprint(blueprint)
     app.after_request(_cors)
     app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(RemoteError, _store_unavailable)
     app.jinja_env.filters["safe_href"] = safe_href
     return app
 
@@ -43,7 +49,13 @@ def safe_href(iri: str) -> str | None:
     return iri if iri.startswith(("http://", "https://")) else None
 
 
-_ERROR_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_ERROR_TITLES = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    502: "Bad Gateway",
+    504: "Gateway Timeout",
+}
 
 
 def _error_page(error: HTTPException) -> Response:
@@ -74,6 +86,13 @@ def _error_page(error: HTTPException) -> Response:
         if header.lower() not in ("content-type", "content-length"):
             response.headers[header] = value
     return response
+
+
+def _store_unavailable(error: RemoteError) -> Response:
+    """The remote store failed: 504 if it did not answer in time, else 502 (RFC 9110 15.6)."""
+    if isinstance(error, RemoteTimeout):
+        return _error_page(GatewayTimeout(f"The triple store did not answer in time: {error}"))
+    return _error_page(BadGateway(f"The triple store failed: {error}"))
 
 
 def site_of_current() -> Site:

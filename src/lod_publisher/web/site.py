@@ -14,11 +14,13 @@ from rdflib import Graph
 
 from lod_publisher import queries
 from lod_publisher.describe import Description, describe
+from lod_publisher.errors import ConfigError
 from lod_publisher.releases import Release, current_release
 from lod_publisher.search import SearchIndex
 from lod_publisher.settings import Settings
 from lod_publisher.store.backend import Backend
 from lod_publisher.store.embedded import EmbeddedBackend
+from lod_publisher.store.remote import RemoteBackend
 from lod_publisher.uris import UriPolicy
 
 T = TypeVar("T")
@@ -63,8 +65,15 @@ class Site:
 
     @classmethod
     def open(cls, settings: Settings) -> Site:
+        """The current release, answered by the embedded store or the configured remote one."""
         release = current_release(settings.build_dir)
-        backend = EmbeddedBackend.open(release.store_path)
+        backend: Backend
+        if settings.backend == "remote":
+            if not settings.endpoint:
+                raise ConfigError("LOD_BACKEND=remote needs LOD_ENDPOINT (the store's query URL)")
+            backend = RemoteBackend(settings.endpoint, release.base_uri, settings.remote_timeout)
+        else:
+            backend = EmbeddedBackend.open(release.store_path)
         return cls(settings, release, backend, UriPolicy(release.base_uri))
 
     def known(self, iri: str) -> bool:

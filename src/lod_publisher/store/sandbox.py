@@ -1,0 +1,457 @@
+"""Users' SPARQL queries evaluated in worker processes that are killed at the deadline.
+
+pyoxigraph 0.5 has no query timeout, and a query under way cannot be interrupted from
+Python: an aggregate over a cartesian product yields nothing until it is done. So each
+server process keeps a small pool of evaluator processes, started once and reused (no
+process is started per query). An evaluator opens the store read-only, runs
+:meth:`EmbeddedBackend.execute` (sealed, rows capped) and sends back the bytes pyoxigraph
+serialized, over a pipe. At the deadline the server kills it with SIGKILL, answers
+:class:`QueryTimeout` and starts a replacement; other requests are answered meanwhile by
+the other evaluators and server processes.
+
+An evaluator also runs with a cap on its address space (``query_memory``) and, where the
+kernel lets it (Linux, as root or with unprivileged user namespaces), in a network
+namespace of its own with no interface up: even a SERVICE clause that got past
+:mod:`lod_publisher.sealing` could not open a connection.
+
+Run as ``python -m lod_publisher.store.sandbox STORE MEMORY_MIB`` by :class:`EvaluatorPool`
+only; it speaks length-prefixed pickles on its standard input and output.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import logging
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from lod_publisher import sealing
+from lod_publisher.errors import QueryError
+from lod_publisher.formats import Format, by_key
+from lod_publisher.sealing import QueryRefusedError
+from lod_publisher.store.backend import (
+    NO_LIMITS,
+    PUBLISHED_DATASET,
+    DatasetSpec,
+    EngineError,
+    QueryLimits,
+    QueryResult,
+    QueryTimeout,
+    Solution,
+)
+from lod_publisher.store.embedded import EmbeddedBackend
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">Q")  # the length of the pickle that follows
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What crosses the pipe to an evaluator: plain values only."""
+
+    query: str
+    format_key: str
+    default_graphs: tuple[str, ...]
+    named_graphs: tuple[str, ...]
+    max_rows: int | None
+    service_allowlist: frozenset[str]
+
+
+class _Deadline(Exception):  # noqa: N818 (a signal between two methods)
+    """The deadline passed while waiting for the evaluator."""
+
+
+class _Gone(Exception):  # noqa: N818
+    """The evaluator's pipe closed: the process ended."""
+
+    def __init__(self, while_sending: bool) -> None:
+        super().__init__("the evaluator process ended")
+        self.while_sending = while_sending
+
+
+class Evaluator:
+    """One evaluator process and its two pipes; used by one thread at a time."""
+
+    def __init__(self, store_path: Path, memory_mib: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(store_path), str(memory_mib)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+            env={**os.environ, "RUST_BACKTRACE": "0"},  # one line in the log, not a backtrace
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._out: IO[bytes] = self.process.stdin
+        self._in: IO[bytes] = self.process.stdout
+        os.set_blocking(self._out.fileno(), False)
+        os.set_blocking(self._in.fileno(), False)
+        self._writable, self._readable = select.poll(), select.poll()
+        self._writable.register(self._out.fileno(), select.POLLOUT)
+        self._readable.register(self._in.fileno(), select.POLLIN)
+        self.ready = False
+        self.isolated: bool | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def call(self, job: _Job, deadline: float | None) -> tuple[Any, ...]:
+        """Send ``job``, wait for the reply; _Deadline or _Gone if there is none."""
+        if not self.ready:
+            try:
+                status, detail = self._read(deadline)
+            except _Gone:
+                status, detail = "gone", "it ended before it was ready (see the server log)"
+            if status != "ready":
+                raise EngineError(f"the query evaluator could not start: {detail}")
+            self.ready, self.isolated = True, bool(detail)
+        self._write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL), deadline)
+        return self._read(deadline)
+
+    def kill(self) -> None:
+        """Stop the process at once (SIGKILL: no evaluation can delay it) and reap it."""
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self._out, self._in):
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+    def _write(self, data: bytes, deadline: float | None) -> None:
+        view = memoryview(_HEADER.pack(len(data)) + data)
+        fd = self._out.fileno()
+        while view:
+            _wait(self._writable, deadline)
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                raise _Gone(while_sending=True) from None
+            view = view[written:]
+
+    def _read(self, deadline: float | None) -> tuple[Any, ...]:
+        header = self._read_exactly(_HEADER.size, deadline)
+        (length,) = _HEADER.unpack(header)
+        reply: tuple[Any, ...] = pickle.loads(self._read_exactly(length, deadline))
+        return reply
+
+    def _read_exactly(self, size: int, deadline: float | None) -> bytes:
+        fd = self._in.fileno()
+        buffer = bytearray()
+        while len(buffer) < size:
+            _wait(self._readable, deadline)
+            try:
+                chunk = os.read(fd, min(size - len(buffer), 1 << 20))
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise _Gone(while_sending=False)
+            buffer += chunk
+        return bytes(buffer)
+
+
+def _wait(poller: select.poll, deadline: float | None) -> None:
+    """Block until the pipe of ``poller`` is ready (or hung up); _Deadline when time is up."""
+    while True:
+        if deadline is None:
+            timeout_ms = None
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Deadline
+            timeout_ms = max(1, int(left * 1000))
+        if poller.poll(timeout_ms):
+            return
+
+
+class EvaluatorPool:
+    """Up to ``size`` evaluators for one server process, started when first needed.
+
+    One is started at once, so the first query finds it warm; one killed at a deadline
+    is replaced straight away.
+    """
+
+    def __init__(self, store_path: Path, size: int, memory_mib: int) -> None:
+        self.store_path = store_path
+        self.size = size
+        self.memory_mib = memory_mib
+        self._idle: list[Evaluator] = []
+        self._count = 0
+        self._closed = False
+        self._changed = threading.Condition()
+        self._spawn_idle()
+
+    def acquire(self, deadline: float | None) -> Evaluator:
+        """An idle evaluator, a new one, or the first to come free before the deadline."""
+        with self._changed:
+            while True:
+                if self._closed:
+                    raise EngineError("the query evaluators are shut down")
+                while self._idle:
+                    evaluator = self._idle.pop()
+                    if evaluator.alive():
+                        return evaluator
+                    evaluator.kill()
+                    self._count -= 1
+                if self._count < self.size:
+                    self._count += 1
+                    break
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise QueryTimeout(
+                        "every query evaluator stayed busy until this query's time limit"
+                    )
+                self._changed.wait(left)
+        try:
+            return Evaluator(self.store_path, self.memory_mib)
+        except BaseException:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify()
+            raise
+
+    def release(self, evaluator: Evaluator) -> None:
+        with self._changed:
+            if self._closed:
+                evaluator.kill()
+                return
+            self._idle.append(evaluator)
+            self._changed.notify()
+
+    def discard(self, evaluator: Evaluator) -> None:
+        """Kill ``evaluator`` and start a replacement, so the next query finds one warm."""
+        evaluator.kill()
+        with self._changed:
+            self._count -= 1
+            self._changed.notify()
+        self._spawn_idle()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._changed.notify_all()
+        for evaluator in idle:
+            evaluator.kill()
+
+    def _spawn_idle(self) -> None:
+        with self._changed:
+            if self._closed or self._idle or self._count >= self.size:
+                return
+            self._count += 1
+        try:
+            evaluator = Evaluator(self.store_path, self.memory_mib)
+        except BaseException:
+            with self._changed:
+                self._count -= 1
+            raise
+        self.release(evaluator)
+
+
+class SandboxedBackend:
+    """The embedded store, with users' queries run in killable evaluator processes.
+
+    ``select``, ``ask`` and ``construct`` serve the site's own queries (from
+    :mod:`lod_publisher.queries`, bounded by design) in this process; ``execute`` runs
+    users' queries in the pool and keeps every field of :class:`QueryLimits`.
+    """
+
+    def __init__(self, store_path: Path, evaluators: int = 4, memory_mib: int = 2048) -> None:
+        self.store_path = store_path
+        self.memory_mib = memory_mib
+        self._local = EmbeddedBackend.open(store_path)
+        self._pool = EvaluatorPool(store_path, evaluators, memory_mib)
+        self._warned = False
+        atexit.register(self.close)
+
+    def select(self, query: str) -> list[Solution]:
+        return self._local.select(query)
+
+    def ask(self, query: str) -> bool:
+        return self._local.ask(query)
+
+    def construct(self, query: str) -> Graph:
+        return self._local.construct(query)
+
+    def execute(
+        self,
+        query: str,
+        result_format: Format,
+        dataset: DatasetSpec = PUBLISHED_DATASET,
+        limits: QueryLimits = NO_LIMITS,
+    ) -> QueryResult:
+        """Run a user's query in an evaluator; kill it at ``limits.timeout`` seconds."""
+        sealing.check(query, limits.service_allowlist)  # nothing unsafe crosses the pipe
+        deadline = None if limits.timeout is None else time.monotonic() + limits.timeout
+        job = _Job(
+            query,
+            result_format.key,
+            dataset.default_graphs,
+            dataset.named_graphs,
+            limits.max_rows,
+            limits.service_allowlist,
+        )
+        for attempt in (1, 2):
+            evaluator = self._pool.acquire(deadline)
+            try:
+                reply = evaluator.call(job, deadline)
+            except _Deadline:
+                self._pool.discard(evaluator)
+                raise QueryTimeout(
+                    f"the query ran for {limits.timeout:g} s, this endpoint's limit, and was "
+                    "stopped; make it more selective (a LIMIT does not help an ORDER BY or "
+                    "an aggregate, which see every solution first)"
+                ) from None
+            except _Gone as gone:
+                self._pool.discard(evaluator)
+                if gone.while_sending and attempt == 1:
+                    continue  # it had ended while idle: try a fresh one
+                raise EngineError(
+                    f"the query evaluator ended while running this query "
+                    f"({_ending(evaluator.process.returncode)}); most likely the query needed "
+                    f"more memory than the {self.memory_mib} MiB an evaluator may use"
+                ) from None
+            except BaseException:
+                self._pool.discard(evaluator)
+                raise
+            self._pool.release(evaluator)
+            self._note_isolation(evaluator)
+            return _outcome(reply, result_format)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _note_isolation(self, evaluator: Evaluator) -> None:
+        if evaluator.isolated is False and not self._warned:
+            self._warned = True
+            logger.warning(
+                "query evaluators run without a network namespace of their own (the kernel "
+                "refused one): SERVICE clauses are still refused before evaluation"
+            )
+
+
+def _ending(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        return f"signal {signal.Signals(-returncode).name}"
+    return f"exit status {returncode}"
+
+
+def _outcome(reply: tuple[Any, ...], result_format: Format) -> QueryResult:
+    kind = reply[0]
+    if kind == "ok":
+        _, payload, rows, truncated = reply
+        return QueryResult(payload, result_format, rows, truncated)
+    if kind == "refused":
+        raise QueryRefusedError(reply[1], reply[2])
+    if kind == "query":
+        raise QueryError(reply[1])
+    raise EngineError(reply[1])
+
+
+# ----------------------------------------------------------------- the evaluator process
+
+
+def isolate_network() -> bool:
+    """Move this process into a new network namespace (no interface up); False if refused.
+
+    Must run before the process starts threads (a user namespace requires it).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    return any(
+        libc.unshare(flags) == 0 for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET)
+    )
+
+
+def _send(channel: IO[bytes], message: tuple[Any, ...]) -> None:
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    channel.write(_HEADER.pack(len(data)) + data)
+    channel.flush()
+
+
+def _receive(channel: IO[bytes]) -> _Job | None:
+    header = channel.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (length,) = _HEADER.unpack(header)
+    job: _Job = pickle.loads(channel.read(length))
+    return job
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process within a second of its server process ending, even mid-query."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def _answer(backend: EmbeddedBackend, job: _Job) -> tuple[Any, ...]:
+    try:
+        result = backend.execute(
+            job.query,
+            by_key(job.format_key),
+            DatasetSpec(job.default_graphs, job.named_graphs),
+            QueryLimits(None, job.max_rows, job.service_allowlist),
+        )
+    except QueryRefusedError as exc:
+        return ("refused", str(exc), exc.status)
+    except QueryError as exc:
+        return ("query", str(exc))
+    except MemoryError:
+        return ("failure", "the query needed more memory than this evaluator may use")
+    except Exception as exc:  # anything else is the engine's failure, not the query's
+        return ("failure", f"{type(exc).__name__}: {exc}")
+    return ("ok", result.payload, result.rows, result.truncated)
+
+
+def main(argv: list[str]) -> None:
+    """Serve jobs from standard input until it closes."""
+    store_path, memory_mib = argv[0], int(argv[1])
+    isolated = isolate_network()
+    limit = memory_mib * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    channel_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything else written to standard output goes to the log instead
+    channel_in = sys.stdin.buffer
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        backend = EmbeddedBackend(ox.Store.read_only(store_path))
+    except OSError as exc:
+        _send(channel_out, ("failed", f"cannot open the store {store_path}: {exc}"))
+        return
+    _send(channel_out, ("ready", isolated))
+    while (job := _receive(channel_in)) is not None:
+        _send(channel_out, _answer(backend, job))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

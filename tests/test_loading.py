@@ -1,0 +1,190 @@
+"""The loader: a build into a remote store, graph by graph, stale graphs dropped.
+
+Small releases are made here (a store and a manifest, the layout releases.py reads),
+each under its own base IRI, so tests can share a store without seeing each other.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyoxigraph as ox
+import pytest
+from click.testing import CliRunner
+
+from lod_publisher.cli_remote import load as load_command
+from lod_publisher.errors import LodError, RemoteError
+from lod_publisher.releases import Release
+from lod_publisher.store.embedded import write_store
+from lod_publisher.store.loading import layout_quads, load, write_layout
+from lod_publisher.store.remote import RemoteBackend, StoreLayout
+
+if TYPE_CHECKING:
+    from tests.stores import StoreServer
+
+
+Triple = tuple[str, str, str]
+
+
+def make_release(
+    folder: Path,
+    base: str,
+    graphs: dict[str, list[Triple]],
+    build_id: str = "20260101T000000Z-00000001",
+    conforms: bool = True,
+) -> Release:
+    """A release folder holding ``graphs`` (names and terms relative to ``base``)."""
+
+    def term(value: str) -> ox.NamedNode | ox.Literal | ox.BlankNode:
+        if value.startswith("_:"):
+            return ox.BlankNode(value[2:])
+        if value.startswith('"'):
+            return ox.Literal(value.strip('"'))
+        return ox.NamedNode(base + value)
+
+    quads = [
+        ox.Quad(term(s), term(p), term(o), ox.NamedNode(base + graph))  # type: ignore[arg-type]
+        for graph, triples in graphs.items()
+        for s, p, o in triples
+    ]
+    folder.mkdir(parents=True)
+    write_store(folder / "store", quads).flush()
+    manifest = {
+        "build_id": build_id,
+        "base_uri": base,
+        "created": "2026-01-01T00:00:00Z",
+        "validation": {"conforms": conforms, "warnings": 0},
+        "dumps": [],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return Release.load(folder)
+
+
+V1 = {
+    "id/excerpt/a-01": [("id/x", "p", '"one"'), ("id/x", "q", "id/y")],
+    "id/excerpt/a-02": [("id/x", "q", "id/y"), ("id/y", "p", '"Batyrlarğa tağzym"')],
+    "id/excerpt/a-03": [("id/z", "p", '"gone next time"')],
+}
+V2 = {
+    "id/excerpt/a-01": [("id/x", "p", '"one, revised"')],
+    "id/excerpt/a-02": [("id/x", "q", "id/y"), ("id/y", "p", '"Batyrlarğa tağzym"')],
+    "id/excerpt/b-01": [("id/w", "p", '"new"')],
+}
+
+
+@pytest.fixture(params=["oxigraph", "virtuoso"])
+def store(request: pytest.FixtureRequest) -> StoreServer:
+    name = "oxigraph_writable" if request.param == "oxigraph" else "virtuoso_store"
+    server: StoreServer = request.getfixturevalue(name)
+    return server
+
+
+@pytest.fixture
+def base() -> str:
+    return f"http://example.org/load-{uuid.uuid4().hex[:8]}/"
+
+
+def graphs_and_counts(store: StoreServer, base: str) -> tuple[dict[str, int], int]:
+    backend = RemoteBackend(store.query_url, base, timeout=30)
+    sizes = {
+        str(r["g"]).removeprefix(base): int(r["n"])  # type: ignore[call-overload]
+        for r in backend.select("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    }
+    merged = int(backend.select("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")[0]["n"])  # type: ignore[call-overload]
+    return sizes, merged
+
+
+def test_load_replaces_each_graph_and_drops_stale_ones(
+    store: StoreServer, base: str, tmp_path: Path
+) -> None:
+    first = load(make_release(tmp_path / "v1", base, V1), store.store_url, credentials=store.credentials)  # fmt: skip
+    assert (first.graphs, first.quads, first.triples, first.dropped) == (3, 5, 4, ())
+    assert first.previous_build_id is None
+    assert graphs_and_counts(store, base) == (
+        {"id/excerpt/a-01": 2, "id/excerpt/a-02": 2, "id/excerpt/a-03": 1},
+        4,  # the triple stated by a-01 and a-02 counts once in the merge
+    )
+
+    v2 = make_release(tmp_path / "v2", base, V2, build_id="20260102T000000Z-00000002")
+    second = load(v2, store.store_url, credentials=store.credentials)
+    assert second.previous_build_id == "20260101T000000Z-00000001"
+    assert second.dropped == (base + "id/excerpt/a-03",)
+    assert graphs_and_counts(store, base) == (
+        {"id/excerpt/a-01": 1, "id/excerpt/a-02": 2, "id/excerpt/b-01": 1},
+        4,
+    )
+    backend = RemoteBackend(store.query_url, base)
+    assert backend.record.build_id == "20260102T000000Z-00000002"
+    assert not backend.ask('ASK { ?s ?p "one" } ')  # the old version of a-01 is gone
+    assert not backend.ask(f"ASK {{ <{base}id/z> ?p ?o }}")
+
+    again = load(v2, store.store_url, credentials=store.credentials)
+    assert (again.dropped, again.graphs) == ((), 3)
+    assert graphs_and_counts(store, base)[1] == 4
+
+
+def test_large_graphs_go_in_chunks(oxigraph_writable: StoreServer, base: str, tmp_path: Path) -> None:  # fmt: skip
+    big = {"id/excerpt/big-01": [(f"id/s{i}", "p", f'"{i}"') for i in range(7)]}
+    report = load(make_release(tmp_path / "r", base, big), oxigraph_writable.store_url, chunk_triples=3)  # fmt: skip
+    # GET manifest; PUT + 2 POST for the graph and for the merge; PUT + POST the manifest
+    assert report.requests == 9
+    assert graphs_and_counts(oxigraph_writable, base) == ({"id/excerpt/big-01": 7}, 7)
+
+
+def test_blank_nodes_never_split_across_requests(
+    oxigraph_writable: StoreServer, base: str, tmp_path: Path
+) -> None:
+    blank = {"graph/shapes": [("_:b1", "p", f'"{i}"') for i in range(4)]}
+    with pytest.raises(LodError, match="blank nodes"):
+        load(make_release(tmp_path / "r", base, blank), oxigraph_writable.store_url, chunk_triples=2)  # fmt: skip
+
+
+def test_only_a_validated_build_is_loaded(oxigraph_writable: StoreServer, base: str, tmp_path: Path) -> None:  # fmt: skip
+    release = make_release(tmp_path / "r", base, V1, conforms=False)
+    with pytest.raises(LodError, match="SHACL"):
+        load(release, oxigraph_writable.store_url)
+
+
+def test_virtuoso_wants_credentials(virtuoso_store: StoreServer, base: str, tmp_path: Path) -> None:  # fmt: skip
+    with pytest.raises(RemoteError, match="--user") as raised:
+        load(make_release(tmp_path / "r", base, V1), virtuoso_store.store_url)
+    assert raised.value.status == 401
+
+
+def test_layout_file_holds_graphs_merge_and_manifest(base: str, tmp_path: Path) -> None:
+    release = make_release(tmp_path / "r", base, V1)
+    path = write_layout(release, tmp_path / "layout.nq")
+    quads = list(ox.parse(path=path, format=ox.RdfFormat.N_QUADS))
+    layout = StoreLayout(base)
+    per_graph: dict[str, int] = {}
+    for q in quads:
+        assert isinstance(q.graph_name, ox.NamedNode)
+        per_graph[q.graph_name.value] = per_graph.get(q.graph_name.value, 0) + 1
+    assert per_graph[layout.merged] == 4
+    assert {g.removeprefix(base) for g in per_graph} == {*V1, "graph/merged", "graph/manifest"}
+    record = layout.read_manifest(q for q in quads if q.graph_name == ox.NamedNode(layout.manifest))
+    assert record is not None and record.graphs == tuple(sorted(base + g for g in V1))
+    assert len(list(layout_quads(release))) == len(quads)
+
+
+@pytest.fixture
+def build_dir(tmp_path: Path, base: str) -> Iterator[Path]:
+    release = make_release(tmp_path / "releases" / "20260101T000000Z-00000001", base, V1)
+    (tmp_path / "current").symlink_to(release.path)
+    yield tmp_path
+
+
+def test_load_command(oxigraph_writable: StoreServer, build_dir: Path, base: str) -> None:
+    runner = CliRunner()
+    args = ["--endpoint", oxigraph_writable.store_url, "--build-dir", str(build_dir)]
+    result = runner.invoke(load_command, args, env={"LOD_BUILD_DIR": "elsewhere"})
+    assert result.exit_code == 0, result.output
+    assert "Loaded 20260101T000000Z-00000001" in result.output
+    assert "3 graphs, 5 statements, 4 merged triples" in result.output
+    failed = runner.invoke(load_command, ["--endpoint", "http://127.0.0.1:1/store", "--build-dir", str(build_dir)])  # fmt: skip
+    assert failed.exit_code == 1
+    assert "cannot reach" in failed.output

@@ -1,0 +1,228 @@
+"""The endpoint's limits hold on a real server: a query that never yields a row is stopped at
+the timeout while other requests are answered, memory and rows are capped, and no evaluator
+outlives its server."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from tests.conftest import Reply, assert_clean_log, fetch, free_port, start_server, stop_server
+
+from lod_publisher.formats import by_key
+from lod_publisher.releases import Release
+from lod_publisher.settings import Settings
+from lod_publisher.store.backend import QueryLimits
+from lod_publisher.store.sandbox import SandboxedBackend
+
+pytestmark = pytest.mark.server
+
+TIMEOUT = 2.0
+# COUNT over a cartesian product: no row comes out until every combination is counted.
+CARTESIAN_COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+# ORDER BY over a cartesian product: every solution is held in memory before the first.
+CARTESIAN_SORT = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f LIMIT 1"
+
+
+@dataclasses.dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def limited(settings: Settings, release: Release) -> Iterator[Server]:
+    """gunicorn with 2 workers, a 2 s timeout, 5 rows and 1 GiB per evaluator."""
+    port = free_port()
+    process = start_server(
+        dataclasses.replace(settings, port=port),
+        "--workers", "2", "--query-timeout", str(TIMEOUT), "--max-rows", "5",
+        "--query-memory", "1024",
+    )  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}/", process)
+    # Each worker starts its evaluators on its first query: give both workers one (a
+    # worker busy starting its evaluator leaves the next request to the other).
+    warm = [threading.Thread(target=query, args=(server, "ASK {}")) for _ in range(6)]
+    for thread in warm:
+        thread.start()
+    for thread in warm:
+        thread.join(timeout=60)
+    try:
+        yield server
+    finally:
+        evaluators = evaluator_pids(process.pid)
+        log = stop_server(process)
+        assert_clean_log(log)
+        deadline = time.monotonic() + 10
+        while evaluators & running_pids() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not evaluators & running_pids(), "evaluators outlived their server"
+
+
+def query(server: Server, text: str, timeout: float = 30) -> tuple[Reply, float]:
+    started = time.monotonic()
+    reply = fetch(f"{server.url}sparql?{urlencode({'query': text})}", {"Accept": "*/*"})
+    return reply, time.monotonic() - started
+
+
+def running_pids() -> set[int]:
+    return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
+
+
+def evaluator_pids(master: int) -> set[int]:
+    """Processes running lod_publisher.store.sandbox below the gunicorn master ``master``."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            grandparent = int(
+                (Path("/proc") / str(parent) / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"lod_publisher.store.sandbox" in command and master in (parent, grandparent):
+            found.add(int(proc.name))
+    return found
+
+
+def test_the_timeout_holds_for_a_query_that_never_yields(limited: Server) -> None:
+    outcome: list[tuple[Reply, float]] = []
+
+    def heavy() -> None:
+        outcome.append(query(limited, CARTESIAN_COUNT))
+
+    thread = threading.Thread(target=heavy)
+    thread.start()
+    time.sleep(0.3)  # the heavy query is under way
+    quick: list[float] = []
+    for _ in range(5):
+        reply, seconds = query(limited, "ASK { ?s ?p ?o }")
+        assert reply.status == 200 and b"true" in reply.body
+        quick.append(seconds)
+    answered_during = thread.is_alive()
+    thread.join(timeout=TIMEOUT + 20)
+    assert not thread.is_alive()
+
+    assert answered_during, "the simple queries were not answered while the heavy one ran"
+    assert max(quick) < TIMEOUT / 2, f"simple queries took {quick}"
+    [(reply, seconds)] = outcome
+    assert reply.status == 503, reply.body
+    assert reply.header("content-type") == "text/plain; charset=utf-8"
+    assert b"2 s" in reply.body and b"stopped" in reply.body
+    assert TIMEOUT - 0.1 <= seconds < TIMEOUT + 3, seconds
+
+    # the worker is free again, and its next query finds a fresh evaluator
+    for _ in range(4):
+        reply, seconds = query(limited, "ASK { ?s ?p ?o }")
+        assert reply.status == 200 and seconds < TIMEOUT
+
+
+def test_two_heavy_queries_at_once_both_stop(limited: Server) -> None:
+    replies: list[tuple[Reply, float]] = []
+    threads = [
+        threading.Thread(target=lambda: replies.append(query(limited, CARTESIAN_COUNT)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT + 20)
+    assert [reply.status for reply, _ in replies] == [503, 503]
+    assert all(seconds < TIMEOUT + 3 for _, seconds in replies)
+    assert query(limited, "ASK {}")[0].status == 200
+
+
+def test_a_query_over_its_memory_is_stopped_and_the_server_goes_on(limited: Server) -> None:
+    reply, seconds = query(limited, CARTESIAN_SORT)
+    assert reply.status in (500, 503), reply.body  # whichever limit it reaches first
+    if reply.status == 500:
+        assert b"1024 MiB" in reply.body
+    assert seconds < TIMEOUT + 3
+    assert query(limited, "ASK { ?s ?p ?o }")[0].status == 200
+
+
+def test_rows_are_capped_and_the_cap_is_stated(limited: Server) -> None:
+    reply, _ = query(limited, "SELECT * WHERE { ?s ?p ?o }")
+    assert reply.status == 200
+    assert reply.header("x-sparql-truncated") == "true"
+    assert reply.header("x-sparql-maxrows") == "5"
+    assert reply.body.count(b'"s":') == 5
+    description = fetch(f"{limited.url}sparql", {"Accept": "text/turtle"})
+    assert b"lim:maxResultRows 5" in description.body
+    assert (
+        b'lim:queryTimeout "2.0"' in description.body or b"lim:queryTimeout 2.0" in description.body
+    )
+
+
+def test_evaluators_run_without_network_where_the_kernel_allows(limited: Server) -> None:
+    pids = evaluator_pids(limited.process.pid)
+    assert pids, "no evaluator process found"
+    if os.geteuid() != 0:
+        pytest.skip("a network namespace of its own needs root or user namespaces")
+    own = Path("/proc/self/ns/net").readlink()
+    for pid in pids:  # an evaluator moves to its own namespace as it starts: give it time
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if Path(f"/proc/{pid}/ns/net").readlink() != own:
+                    break
+            except FileNotFoundError:  # it ended (replaced): nothing to check
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"evaluator {pid} shares the server's network namespace")
+
+
+# ----------------------------------------------------------------- the pool, directly
+
+
+def test_an_evaluator_that_died_while_idle_is_replaced(release: Release) -> None:
+    backend = SandboxedBackend(release.store_path, evaluators=1)
+    try:
+        limits = QueryLimits(timeout=20, max_rows=10)
+        assert backend.execute("ASK {}", by_key("srj"), limits=limits).payload.endswith(b"true}")
+        for evaluator in list(backend._pool._idle):
+            os.kill(evaluator.pid, signal.SIGKILL)  # our own child process
+            evaluator.process.wait()
+        result = backend.execute("SELECT * WHERE { ?s ?p ?o }", by_key("tsv"), limits=limits)
+        assert (result.rows, result.truncated) == (10, True)
+    finally:
+        backend.close()
+
+
+def test_isolated_evaluators_cannot_connect() -> None:
+    """Even a SERVICE call that got past the check could not connect from an evaluator."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    probe = (
+        "import socket, sys\n"
+        "from lod_publisher.store.sandbox import isolate_network\n"
+        "if not isolate_network(): sys.exit(3)\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+        "except OSError:\n"
+        "    sys.exit(0)\n"
+        "sys.exit(1)\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], timeout=60, check=False)
+    finally:
+        server.close()
+    if done.returncode == 3:
+        pytest.skip("the kernel refuses a network namespace here")
+    assert done.returncode == 0, "an isolated process reached the loopback listener"
