@@ -8,10 +8,7 @@ it, and no connection may arrive.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pyoxigraph as ox
 import pytest
@@ -171,39 +168,6 @@ CORPUS = [
     "CONSTRUCT { ?s ?p ?o } WHERE { SERVICE <http://127.0.0.1:PORT/> { ?s ?p ?o } }",
     "DESCRIBE ?s WHERE { SERVICE <http://127.0.0.1:PORT/> { ?s ?p ?o } }",
 ]
-
-
-@pytest.fixture
-def listener() -> Iterator[tuple[int, list[bytes]]]:
-    """A TCP listener on a loopback port; what it receives is collected."""
-    received: list[bytes] = []
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = server.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(1)
-                try:
-                    received.append(connection.recv(4096))
-                except TimeoutError:
-                    received.append(b"")
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1]), received
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
 
 
 @pytest.mark.parametrize("template", CORPUS)

@@ -7,10 +7,7 @@ import dataclasses
 import io
 import logging
 import re
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
@@ -285,35 +282,6 @@ def test_syntax_error_names_the_position(live_server: str) -> None:
     reply = post(live_server, b"SELECT * WHERE {\n  ?s ?p ?o .\n  FILTER(?o = ) }", DIRECT)
     assert reply.status == 400
     assert re.search(rb"SPARQL syntax error at line 3, column \d+: expected", reply.body)
-
-
-@pytest.fixture
-def listener() -> Iterator[tuple[int, list[bytes]]]:
-    """A TCP listener on a loopback port that records every connection it gets."""
-    received: list[bytes] = []
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = server.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                received.append(b"connected")
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1]), received
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
 
 
 def test_service_makes_no_connection(live_server: str, listener: tuple[int, list[bytes]]) -> None:

@@ -92,6 +92,16 @@ class UriPolicy:
         return self.graph("shapes")
 
     @property
+    def merged_graph(self) -> str:
+        """In a remote store: the graph holding the merge of all graphs (our default graph)."""
+        return self.graph("merged")
+
+    @property
+    def manifest_graph(self) -> str:
+        """In a remote store: the graph naming the loaded build and its graphs."""
+        return self.graph("manifest")
+
+    @property
     def dataset(self) -> str:
         """The IRI of the dataset as a whole (described by VoID)."""
         return self.base + "dataset"

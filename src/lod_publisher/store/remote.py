@@ -52,7 +52,7 @@ from lod_publisher.store.backend import (
     query_form,
 )
 from lod_publisher.store.embedded import RDF_FORMATS, to_rdflib
-from lod_publisher.uris import sparql_iri
+from lod_publisher.uris import UriPolicy, sparql_iri
 
 PROTOCOL_DATASET = "https://www.w3.org/TR/sparql11-protocol/#dataset"
 NO_GRAPH = "urn:lod-publisher:no-graph"  # names a graph no store holds: an empty dataset part
@@ -90,12 +90,12 @@ class StoreLayout:
     @property
     def merged(self) -> str:
         """The graph holding the merge of all named graphs: the published default graph."""
-        return self.base_uri + "graph/merged"
+        return UriPolicy(self.base_uri).merged_graph
 
     @property
     def manifest(self) -> str:
         """The graph naming the loaded build and each of its named graphs."""
-        return self.base_uri + "graph/manifest"
+        return UriPolicy(self.base_uri).manifest_graph
 
     def manifest_triples(
         self, build_id: str, created: str, graphs: Iterable[str], triples: int
