@@ -26,8 +26,8 @@ import pytest
 from tests.conftest import free_port
 
 from lod_publisher.releases import Release
+from lod_publisher.store.http import Credentials
 from lod_publisher.store.loading import load, write_layout
-from lod_publisher.store.remote import Credentials
 
 OXIGRAPH_VERSION = "0.5.13"
 INSTALL = "run tests/install_stores.sh (./dev test does)"

@@ -12,8 +12,8 @@ import click
 from lod_publisher.errors import LodError
 from lod_publisher.releases import current_release
 from lod_publisher.settings import SPECS_BY_NAME, load_settings
+from lod_publisher.store.http import Credentials
 from lod_publisher.store.loading import load as load_release
-from lod_publisher.store.remote import Credentials
 
 _BUILD_DIR = SPECS_BY_NAME["build_dir"]
 

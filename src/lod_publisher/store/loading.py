@@ -31,7 +31,8 @@ import pyoxigraph as ox
 
 from lod_publisher.errors import LodError, RemoteError
 from lod_publisher.releases import Release
-from lod_publisher.store.remote import Credentials, Http, LoadRecord, Reply, StoreLayout
+from lod_publisher.store.http import Credentials, Http, Reply
+from lod_publisher.store.remote import LoadRecord, StoreLayout
 
 GSP = "https://www.w3.org/TR/sparql11-http-rdf-update/"
 NT = "application/n-triples"

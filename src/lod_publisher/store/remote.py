@@ -17,22 +17,14 @@ host, asks for a fixed media type per form, and installs a process-wide opener f
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
-import http.client
 import io
-import itertools
 import re
-import secrets
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import version
 from typing import Literal as TypingLiteral
-from urllib.parse import urlencode, urljoin, urlsplit
-from urllib.request import parse_http_list, parse_keqv_list
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -52,12 +44,11 @@ from lod_publisher.store.backend import (
     query_form,
 )
 from lod_publisher.store.embedded import RDF_FORMATS, to_rdflib
+from lod_publisher.store.http import Credentials, Http, Reply
 from lod_publisher.uris import UriPolicy, sparql_iri
 
 PROTOCOL_DATASET = "https://www.w3.org/TR/sparql11-protocol/#dataset"
 NO_GRAPH = "urn:lod-publisher:no-graph"  # names a graph no store holds: an empty dataset part
-MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-USER_AGENT = f"lod-publisher/{version('lod-publisher')}"
 
 _DCT = "http://purl.org/dc/terms/"
 _XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -146,192 +137,6 @@ class LoadRecord:
 
 
 # ---------------------------------------------------------------- HTTP, with deadlines
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A user and password for HTTP Basic or Digest authentication (RFC 7617, RFC 7616)."""
-
-    user: str
-    password: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP response, read whole. Header names are lower-cased."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def media_type(self) -> str:
-        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-    def text(self, limit: int = 2000) -> str:
-        """The body as text, for error messages: decoded, trimmed, at most ``limit`` chars."""
-        text = self.body.decode("utf-8", errors="replace").strip()
-        return text if len(text) <= limit else text[:limit] + " [...]"
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
-
-
-class Http:
-    """HTTP/1.1 requests that never outlive a deadline and never leave the endpoint's host.
-
-    Each request opens its own connection (nothing is shared between threads). Every
-    wait is bounded by the time left, and reading stops at the deadline. Redirects:
-    307 and 308 to the same origin are followed (at most 3), any other is an error
-    naming the new location. On a 401 with credentials the request is repeated once with
-    Basic or Digest authorization (RFC 7617, RFC 7616 with MD5 and ``qop=auth``); later
-    requests answer that challenge up front, so a large body is not sent twice (a server
-    may close the connection on a 401 before it has read the body).
-    """
-
-    def __init__(
-        self,
-        timeout: float,
-        credentials: Credentials | None = None,
-        max_bytes: int = MAX_RESPONSE_BYTES,
-    ) -> None:
-        self.timeout = timeout
-        self.credentials = credentials
-        self.max_bytes = max_bytes
-        self._challenge = ""  # the server's last WWW-Authenticate
-        self._nonce_count = itertools.count(1)
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> Reply:
-        """Send one request (following allowed redirects); RemoteTimeout at the deadline."""
-        seconds = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + seconds
-        sent = {"User-Agent": USER_AGENT, **(headers or {})}
-        authorized = False
-        if self.credentials and self._challenge:  # answer the last challenge up front
-            sent["Authorization"] = self._authorization(method, url, self._challenge)
-        for _ in range(6):
-            try:
-                reply = self._once(method, url, body, sent, deadline)
-            except TimeoutError:
-                raise RemoteTimeout(f"{url} did not answer within {seconds:g} s", None) from None
-            if reply.status in (301, 302, 303, 307, 308):
-                location = urljoin(url, reply.headers.get("location", ""))
-                if reply.status in (307, 308) and _origin(location) == _origin(url):
-                    url = location
-                    continue
-                raise RemoteError(
-                    f"{url} redirects ({reply.status}) to {location}; redirects are only "
-                    "followed to the same host with 307 or 308: configure the store's URL "
-                    "as that location if it is the store",
-                    reply.status,
-                )
-            if reply.status == 401 and self.credentials and not authorized:
-                self._challenge = reply.headers.get("www-authenticate", "")
-                sent["Authorization"] = self._authorization(method, url, self._challenge)
-                authorized = True
-                continue
-            return reply
-        raise RemoteError(f"{url}: too many redirects or authentication rounds")
-
-    def _once(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        deadline: float,
-    ) -> Reply:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RemoteError(f"{url!r} is not an http(s) URL")
-        left = _left(deadline)
-        connection_class = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
-        connection = connection_class(parts.hostname, parts.port, timeout=left)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        try:
-            connection.request(method, target, body=body, headers=dict(headers))
-            _bound(connection, deadline)
-            response = connection.getresponse()
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                _bound(connection, deadline)
-                chunk = response.read1(65536)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise RemoteError(
-                        f"{url} answered more than {self.max_bytes} bytes; the rest was not read"
-                    )
-                chunks.append(chunk)
-            return Reply(
-                response.status,
-                {name.lower(): value for name, value in response.getheaders()},
-                b"".join(chunks),
-            )
-        except TimeoutError:
-            raise
-        except (OSError, http.client.HTTPException) as exc:
-            raise RemoteError(
-                f"cannot reach {parts.scheme}://{parts.netloc}: {exc or type(exc).__name__}"
-            ) from None
-        finally:
-            connection.close()
-
-    def _authorization(self, method: str, url: str, challenge: str) -> str:
-        assert self.credentials is not None
-        user, password = self.credentials.user, self.credentials.password
-        scheme, _, rest = challenge.strip().partition(" ")
-        if scheme.lower() == "basic":
-            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-            return f"Basic {token}"
-        if scheme.lower() != "digest":
-            raise RemoteError(f"{url} asks for {scheme or 'no'} authentication; only Basic and Digest are supported", 401)  # fmt: skip
-        params = parse_keqv_list(parse_http_list(rest))
-        realm, nonce = params.get("realm", ""), params.get("nonce", "")
-        parts = urlsplit(url)
-        uri = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-        ha1, ha2 = md5(f"{user}:{realm}:{password}"), md5(f"{method}:{uri}")
-        fields = [f'username="{user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"']
-        if "auth" in [q.strip() for q in params.get("qop", "").split(",")]:
-            cnonce, nc = secrets.token_hex(8), f"{next(self._nonce_count):08x}"
-            response = md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-            fields += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
-        else:
-            response = md5(f"{ha1}:{nonce}:{ha2}")
-        fields.append(f'response="{response}"')
-        if "opaque" in params:
-            fields.append(f'opaque="{params["opaque"]}"')
-        return "Digest " + ", ".join(fields)
-
-
-def _left(deadline: float) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError
-    return left
-
-
-def _bound(connection: http.client.HTTPConnection, deadline: float) -> None:
-    """Let the next wait on the socket last no longer than the time left."""
-    if connection.sock is not None:
-        connection.sock.settimeout(_left(deadline))
 
 
 # ---------------------------------------------------------------- the backend
