@@ -24,6 +24,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         options: dict[str, Any] = {
             "bind": f"{s.host}:{s.port}",
             "workers": s.workers,
+            # gthread: a worker answers `threads` requests at once and keeps connections
+            # alive; the default sync worker closes every connection after one response.
+            "worker_class": "gthread" if s.threads > 1 else "sync",
+            "threads": s.threads,
             # A worker answering one request for longer than this is restarted; queries
             # are stopped earlier by their own deadline.
             "timeout": int(s.query_timeout) + 30,

@@ -85,6 +85,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("host", "127.0.0.1", "Address the server binds to."),
     SettingSpec("port", "8080", "Port the server listens on.", _port),
     SettingSpec("workers", "2", "Number of server worker processes.", _positive_int),
+    SettingSpec("threads", "1", "Request threads per worker process; more than 1 runs gunicorn's `gthread` workers, which keep connections alive.", _positive_int),
     SettingSpec("keep_builds", "3", "How many releases `build` keeps on disk (the current one included).", _positive_int),
     SettingSpec("query_timeout", "30", "Seconds a SPARQL query may run before it is stopped.", _positive_float),
     SettingSpec("max_rows", "10000", "Most solutions (or triples) a SPARQL result holds; the rest is cut and the response says so.", _positive_int),
@@ -109,6 +110,7 @@ class Settings:
     host: str
     port: int
     workers: int
+    threads: int
     keep_builds: int
     query_timeout: float
     max_rows: int

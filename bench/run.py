@@ -1,0 +1,674 @@
+"""Our site against Oxigraph server, Virtuoso 7 and rdflib-endpoint, side by side in one run.
+
+One build, one query set (bench/queries/*.rq), five systems, each started on 127.0.0.1
+and stopped by its PID before the next one starts (Virtuoso serves both its own row and
+the "site on Virtuoso" row):
+
+    site-embedded   lod-publisher serve (gunicorn) over the build's own store
+    site-virtuoso   lod-publisher serve --backend remote over Virtuoso (after `load`)
+    oxigraph        oxigraph serve-read-only over `oxigraph load` of the store layout
+    virtuoso        Virtuoso 7 /sparql, default-graph-uri = {base}graph/merged
+    rdflib-endpoint rdflib-endpoint serve (uvicorn) over the build's TriG dump
+
+Measured: median latency of each query (Python client, --repeat runs after one warm-up);
+requests per second with wrk at concurrency 1 and 8 (--duration seconds each) for
+dereferencing an entity (our site: its HTML and Turtle documents; the stores: our
+description CONSTRUCT as a GET with Accept: text/turtle) and for a small SELECT; build
+and load times; peak resident memory of each server's process tree while it was measured.
+Writes a Markdown report (--out). Needs wrk (apt-get install -y wrk), the stores
+(tests/install_stores.sh) and rdflib-endpoint + uvicorn in the venv.
+
+    .venv/bin/python bench/run.py --out bench/results/shipped.md
+    .venv/bin/python bench/generate.py --triples 100000 --out /tmp/g100k
+    .venv/bin/python bench/run.py --source-dir /tmp/g100k --out bench/results/100k.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+import psutil
+import pyoxigraph as ox
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from tests.conftest import free_port  # noqa: E402
+from tests.stores import oxigraph_command, start_oxigraph, start_virtuoso  # noqa: E402
+
+from lod_publisher import queries  # noqa: E402
+from lod_publisher.releases import Release, current_release  # noqa: E402
+from lod_publisher.store.loading import load, write_layout  # noqa: E402
+from lod_publisher.store.remote import StoreLayout  # noqa: E402
+
+BIN = Path(sys.executable).parent
+QUERIES = PROJECT / "bench" / "queries"
+SELECT_JSON = "application/sparql-results+json"
+TURTLE = "text/turtle"
+SYSTEMS = ("site-embedded", "site-virtuoso", "oxigraph", "virtuoso", "rdflib-endpoint")
+SMALL_SELECT = "SELECT ?p ?o WHERE { $entity ?p ?o } LIMIT 10"
+
+
+# --- the query set -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    text: str
+
+    @property
+    def accept(self) -> str:
+        return TURTLE if re.search(r"^\s*CONSTRUCT", self.text, re.M) else SELECT_JSON
+
+
+def iri(value: str) -> str:
+    """An IRI in query text; refuses one that could end the IRI early."""
+    if any(c in value for c in '<>"{}|^`\\ '):
+        raise ValueError(f"unsafe IRI {value!r}")
+    return f"<{value}>"
+
+
+def literal(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def query_set(params: dict[str, str]) -> list[Query]:
+    """bench/queries/NN-name.rq with $base, $entity, $label, $place, $word filled in."""
+    found = []
+    for path in sorted(QUERIES.glob("*.rq")):
+        text = path.read_text(encoding="utf-8")
+        for key in sorted(params, key=len, reverse=True):
+            text = text.replace("$" + key, params[key])
+        found.append(Query(path.stem.split("-", 1)[1], text))
+    return found
+
+
+def choose_parameters(release: Release, count: int) -> tuple[dict[str, str], list[str]]:
+    """The entity the queries are about (the most linked-to labelled one), and ``count``
+    labelled entities for dereferencing (a sample of every kind: ordered by the MD5 of
+    their IRI), all read from the build's own store."""
+    store = ox.Store.read_only(str(release.store_path))
+    space = release.base_uri + "id/"
+    rdfs_label = "http://www.w3.org/2000/01/rdf-schema#label"
+
+    def select(text: str) -> list[ox.QuerySolution]:
+        return list(store.query(text))  # type: ignore[arg-type]
+
+    top = select(
+        f"SELECT ?o (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o . ?o <{rdfs_label}> ?l "
+        f'FILTER(isIRI(?o) && STRSTARTS(STR(?o), "{space}")) }} GROUP BY ?o ORDER BY DESC(?n) ?o LIMIT 1'
+    )
+    entity = top[0]["o"].value
+    label = select(f"SELECT ?l WHERE {{ <{entity}> <{rdfs_label}> ?l }} ORDER BY ?l LIMIT 1")[0][
+        "l"
+    ]
+    place_rows = select(
+        f"SELECT ?o (COUNT(*) AS ?n) WHERE {{ ?s <{release.base_uri}ontology/locatedIn> ?o }} "
+        "GROUP BY ?o ORDER BY DESC(?n) ?o LIMIT 1"
+    )
+    place = place_rows[0]["o"].value if place_rows else entity
+    words = sorted((w for w in re.findall(r"\w{4,}", label.value.lower())), key=len, reverse=True)
+    entities = [
+        r["s"].value
+        for r in select(
+            f"SELECT DISTINCT ?s WHERE {{ ?s <{rdfs_label}> ?l "
+            f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{space}")) }} ORDER BY MD5(STR(?s)) LIMIT {count}'
+        )
+    ]
+    lang = f"@{label.language}" if label.language else ""
+    params = {
+        "base": release.base_uri,
+        "entity": iri(entity),
+        "place": iri(place),
+        "label": literal(label.value) + lang,
+        "word": literal(words[0] if words else "a"),
+    }
+    return params, entities
+
+
+# --- systems -------------------------------------------------------------------------
+
+
+@dataclass
+class System:
+    """One server under test: how to send it a SPARQL query and how to dereference."""
+
+    name: str
+    pid: int
+    base: str  # http://127.0.0.1:PORT
+    sparql_path: str
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. default-graph-uri
+    is_site: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def sparql_get(self, text: str) -> str:
+        return f"{self.sparql_path}?{urlencode({'query': text, **self.extra})}"
+
+    def deref_paths(
+        self, release: Release, entities: list[str]
+    ) -> dict[str, tuple[list[str], str]]:
+        """Per document kind, the request paths (one per entity) and the Accept header."""
+        if self.is_site:
+            names = [e[len(release.base_uri) :] for e in entities]
+            return {
+                "html": ([f"/doc/{quote(n)}.html" for n in names], "text/html"),
+                "ttl": ([f"/doc/{quote(n)}.ttl" for n in names], TURTLE),
+            }
+        return {
+            "ttl": ([self.sparql_get(queries.describe(e)) for e in entities], TURTLE),
+            "describe": ([self.sparql_get(f"DESCRIBE {iri(e)}") for e in entities], TURTLE),
+        }
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (0 once it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        with suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total
+
+
+@contextmanager
+def peak_memory(pid: int, period: float = 0.2) -> Iterator[list[int]]:
+    """Sample the RSS of ``pid``'s tree every ``period`` s; the peak ends up in ``out[0]``."""
+    out = [tree_rss(pid)]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(period):
+            out[0] = max(out[0], tree_rss(pid))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out[0] = max(out[0], tree_rss(pid))
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{url}: exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            pass
+        time.sleep(0.2)
+    stop_process(process)
+    raise RuntimeError(f"{url} did not answer within {seconds:g} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by PID, SIGKILL after 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def spawn(command: list[str], log: Path, ready_url: str, seconds: float, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
+    """Start ``command`` without the caller's LOD_* variables (plus ``extra_env``); wait for it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOD_")} | (extra_env or {})
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    wait_ready(process, ready_url, log, seconds)
+    return process
+
+
+def ask_url(base: str, path: str, extra: dict[str, str] | None = None) -> str:
+    return f"{base}{path}?{urlencode({'query': 'ASK {}', **(extra or {})})}"
+
+
+# --- measurements --------------------------------------------------------------------
+
+
+def fetch(conn: http.client.HTTPConnection, path: str, accept: str) -> tuple[int, bytes]:
+    conn.request("GET", path, headers={"Accept": accept})
+    reply = conn.getresponse()
+    return reply.status, reply.read()
+
+
+def result_size(body: bytes, accept: str) -> int:
+    if accept == TURTLE:
+        return len(list(ox.parse(body, format=ox.RdfFormat.TURTLE)))
+    return len(json.loads(body)["results"]["bindings"])
+
+
+def latencies(system: System, query_list: list[Query], repeat: int, budget: float) -> dict[str, tuple[float, int]]:  # fmt: skip
+    """Per query: the median of ``repeat`` timed runs (ms) and the result's size. A query
+    whose runs have taken ``budget`` seconds stops early, after at least 3 runs."""
+    host = urlsplit(system.base)
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
+    out: dict[str, tuple[float, int]] = {}
+    for q in query_list:
+        path = system.sparql_get(q.text)
+        status, body = fetch(conn, path, q.accept)  # warm-up, and the result to count
+        if status != 200:
+            system.notes.append(f"{q.name}: HTTP {status} {body[:200]!r}")
+            out[q.name] = (float("nan"), -1)
+            continue
+        samples: list[float] = []
+        while len(samples) < repeat and (len(samples) < 3 or sum(samples) < budget):
+            started = time.perf_counter()
+            fetch(conn, path, q.accept)
+            samples.append(time.perf_counter() - started)
+        if len(samples) < repeat:
+            system.notes.append(f"{q.name}: {len(samples)} runs (time budget {budget:g} s)")
+        out[q.name] = (statistics.median(samples) * 1000, result_size(body, q.accept))
+    conn.close()
+    return out
+
+
+def first_requests(system: System, paths: list[str], accept: str, budget: float) -> float:
+    """Median latency (ms) of the first request for each entity (nothing cached yet),
+    stopping after ``budget`` seconds (at least 3 entities)."""
+    host = urlsplit(system.base)
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
+    samples: list[float] = []
+    for path in paths:
+        if len(samples) >= 3 and sum(samples) >= budget:
+            system.notes.append(f"first requests ({accept}): {len(samples)} entities (time budget {budget:g} s)")  # fmt: skip
+            break
+        started = time.perf_counter()
+        status, _ = fetch(conn, path, accept)
+        samples.append(time.perf_counter() - started)
+        if status != 200:
+            system.notes.append(f"dereference {path[:80]}: HTTP {status}")
+    conn.close()
+    return statistics.median(samples) * 1000
+
+
+WRK_SCRIPT = """\
+local paths = {%s}
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i], {["Accept"] = "%s"})
+end
+"""
+
+
+def wrk(system: System, paths: list[str], accept: str, connections: int, duration: float, work: Path) -> tuple[float, str]:  # fmt: skip
+    """Requests per second, and any errors wrk reports, cycling over ``paths``."""
+    script = work / f"wrk-{system.name}-{connections}-{abs(hash(accept))}.lua"
+    script.write_text(WRK_SCRIPT % (", ".join(json.dumps(p) for p in paths), accept))
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s", "-s", str(script), system.base]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False)  # fmt: skip
+    found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    errors = "; ".join(
+        line.strip()
+        for line in done.stdout.splitlines()
+        if "Non-2xx" in line or "Socket errors" in line
+    )
+    return (float(found.group(1)) if found else float("nan")), errors
+
+
+@dataclass
+class Measured:
+    latency: dict[str, tuple[float, int]] = field(default_factory=dict)
+    first: dict[str, float] = field(default_factory=dict)  # doc kind -> ms
+    rps: dict[tuple[str, int], float] = field(default_factory=dict)  # (html|ttl|select, c) -> rps
+    errors: list[str] = field(default_factory=list)
+    peak_rss: int = 0
+    setup: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def measure(system: System, release: Release, query_list: list[Query], entities: list[str], small_select: str, args: argparse.Namespace, work: Path) -> Measured:  # fmt: skip
+    m = Measured()
+    print(f"[{system.name}] measuring", flush=True)
+    with peak_memory(system.pid) as peak:
+        docs = system.deref_paths(release, entities)
+        for kind, (paths, accept) in docs.items():
+            if kind == "describe":
+                continue
+            # HTML and Turtle share the site's cached description: each gets its own half.
+            cold = paths[0::2] if kind == "html" else paths[1::2]
+            m.first[kind] = first_requests(system, cold, accept, args.budget)
+        m.latency = latencies(system, query_list, args.repeat, args.budget)
+        select_path = system.sparql_get(small_select)
+        runs = [(kind, paths, accept) for kind, (paths, accept) in docs.items()]
+        # One entity over and over: what a cache (ours, or a store's own) makes of it.
+        runs += [(f"{kind}-one", paths[:1], accept) for kind, (paths, accept) in docs.items()]
+        runs.append(("select", [select_path], SELECT_JSON))
+        for kind, paths, accept in runs:
+            for c in (1, 8):
+                rps, errors = wrk(system, paths, accept, c, args.duration, work)
+                m.rps[(kind, c)] = rps
+                if errors:
+                    m.errors.append(f"{kind} c={c}: {errors}")
+                print(f"[{system.name}] {kind} c={c}: {rps:.1f} req/s {errors}", flush=True)
+    m.peak_rss = peak[0]
+    m.notes = system.notes
+    return m
+
+
+# --- the run -------------------------------------------------------------------------
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def site_command(build_dir: Path, port: int, extra: list[str]) -> list[str]:
+    return [str(BIN / "lod-publisher"), "serve", "--build-dir", str(build_dir), "--host", "127.0.0.1", "--port", str(port), *extra]  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> str:
+    work = Path(tempfile.mkdtemp(prefix="lod-bench-"))
+    commands: list[str] = []
+    setup: dict[str, float] = {}
+    if args.build_dir:
+        build_dir = args.build_dir
+    else:
+        build_dir = work / "build"
+        port = free_port()
+        command = [str(BIN / "lod-publisher"), "build", "--source-dir", str(args.source_dir), "--build-dir", str(build_dir), "--base-uri", f"http://127.0.0.1:{port}/"]  # fmt: skip
+        print("building:", shlex.join(command), flush=True)
+        setup["build (lod-publisher build)"] = timed(lambda: subprocess.run(command, check=True, capture_output=True))  # fmt: skip
+        commands.append(shlex.join(command))
+    release = current_release(build_dir)
+    triples, quads, graphs = (release.manifest[k] for k in ("triples", "quads", "graphs"))
+    print(
+        f"build {release.build_id}: {triples} triples, {quads} quads, {graphs} graphs", flush=True
+    )
+    params, entities = choose_parameters(release, args.entities)
+    query_list = query_set(params)
+    small_select = SMALL_SELECT.replace("$entity", params["entity"])
+    merged = {"default-graph-uri": StoreLayout(release.base_uri).merged}
+    site_extra = [f"--workers={args.workers}", *args.serve_arg]
+    site_env = dict(pair.split("=", 1) for pair in args.site_env)
+    env_prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in site_env.items())
+    results: dict[str, Measured] = {}
+    failures: list[str] = []
+    wanted = set(args.systems)
+
+    def record(system: System, process_stop: Callable[[], None], extra_setup: dict[str, float]) -> None:  # fmt: skip
+        try:
+            results[system.name] = measure(system, release, query_list, entities, small_select, args, work)  # fmt: skip
+            results[system.name].setup = extra_setup
+        finally:
+            process_stop()
+
+    def attempt(name: str, action: Callable[[], None]) -> None:
+        """Run one system's part; a failure is reported, and the other systems still run."""
+        try:
+            action()
+        except Exception as exc:  # reported in the Markdown; the run goes on
+            print(f"[{name}] failed: {exc!r}", flush=True)
+            failures.append(f"- {name}: failed: {str(exc)[:500]}")
+
+    def site_embedded() -> None:
+        port = urlsplit(release.base_uri).port or free_port()
+        command = site_command(build_dir, port, site_extra)
+        commands.append(env_prefix + shlex.join(command))
+        started = time.perf_counter()
+        process = spawn(command, work / "site-embedded.log", ask_url(f"http://127.0.0.1:{port}", "/sparql"), 120, site_env)  # fmt: skip
+        ready = time.perf_counter() - started
+        system = System("site-embedded", process.pid, f"http://127.0.0.1:{port}", "/sparql", is_site=True)  # fmt: skip
+        record(system, lambda: stop_process(process), {"start until ready": ready})
+
+    def oxigraph_part() -> None:
+        layout = work / "layout.nq"
+        t_layout = timed(lambda: write_layout(release, layout))
+        command = [oxigraph_command(), "load", "--location", str(work / "ox-db"), "--file", str(layout)]  # fmt: skip
+        t_load = timed(lambda: subprocess.run(command, check=True, capture_output=True))
+        commands.append(shlex.join(command))
+        started = time.perf_counter()
+        server = start_oxigraph(work / "ox-db", read_only=True)
+        ready = time.perf_counter() - started
+        commands.append(shlex.join(server.process.args))  # type: ignore[arg-type]
+        base = server.query_url.rsplit("/", 1)[0]
+        system = System("oxigraph", server.process.pid, base, "/query", merged)
+        record(system, server.stop, {"write layout.nq": t_layout, "oxigraph load": t_load, "start until ready": ready})  # fmt: skip
+
+    def virtuoso_part() -> None:
+        started = time.perf_counter()
+        vt = start_virtuoso(work / "virtuoso")
+        ready = time.perf_counter() - started
+        try:
+            # The loader refuses a graph with blank nodes larger than one chunk (the
+            # merged graph, from 100k triples on): send each graph in one request.
+            chunk = max(100_000, int(triples) + 1)
+            t_load = timed(lambda: load(release, vt.store_url, credentials=vt.credentials, timeout=600, chunk_triples=chunk))  # fmt: skip
+            commands.append(f"virtuoso-t +foreground +configfile {work / 'virtuoso' / 'virtuoso.ini'}  # INI of tests/stores.py")  # fmt: skip
+            commands.append(f"lod-publisher load --build-dir {build_dir} --endpoint {vt.store_url} --user dba --password dba  # run.py calls load() with chunk_triples={chunk}")  # fmt: skip
+            vbase = vt.query_url.rsplit("/", 1)[0]
+            vt_setup = {"start (fresh db) until ready": ready, "lod-publisher load (HTTP)": t_load}
+            if "virtuoso" in wanted:
+                system = System("virtuoso", vt.process.pid, vbase, "/sparql", merged)
+                record(system, lambda: None, vt_setup)
+            if "site-virtuoso" in wanted:
+                port = free_port()
+                command = site_command(build_dir, port, [*site_extra, "--backend", "remote", "--endpoint", vt.query_url])  # fmt: skip
+                commands.append(env_prefix + shlex.join(command))
+                started = time.perf_counter()
+                process = spawn(command, work / "site-virtuoso.log", ask_url(f"http://127.0.0.1:{port}", "/sparql"), 120, site_env)  # fmt: skip
+                ready = time.perf_counter() - started
+                system = System("site-virtuoso", process.pid, f"http://127.0.0.1:{port}", "/sparql", is_site=True)  # fmt: skip
+                system.notes.append("peak memory: our server only; Virtuoso's is in its own row")
+                record(system, lambda: stop_process(process), {"start until ready": ready})
+        finally:
+            vt.stop()
+
+    def rdflib_part() -> None:
+        trig = release.dumps_path / "commemoration.trig"
+        port = free_port()
+        command = [str(BIN / "rdflib-endpoint"), "serve", "--host", "127.0.0.1", "--port", str(port), str(trig)]  # fmt: skip
+        commands.append(shlex.join(command))
+        started = time.perf_counter()
+        process = spawn(command, work / "rdflib-endpoint.log", ask_url(f"http://127.0.0.1:{port}", "/"), args.rdflib_timeout)  # fmt: skip
+        ready = time.perf_counter() - started
+        system = System("rdflib-endpoint", process.pid, f"http://127.0.0.1:{port}", "/")
+        record(system, lambda: stop_process(process), {"parse TriG dump, start until ready": ready})  # fmt: skip
+
+    if "site-embedded" in wanted:
+        attempt("site-embedded", site_embedded)
+    if "oxigraph" in wanted:
+        attempt("oxigraph", oxigraph_part)
+    if wanted & {"virtuoso", "site-virtuoso"}:
+        attempt("virtuoso", virtuoso_part)
+    if "rdflib-endpoint" in wanted:
+        attempt("rdflib-endpoint", rdflib_part)
+
+    return report(
+        args, release, params, query_list, small_select, results, setup, commands, failures
+    )
+
+
+# --- the report ----------------------------------------------------------------------
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return "–" if value != value else f"{value:.{digits}f}"  # NaN → dash
+
+
+def ratio(ours: float, theirs: float) -> float:
+    return ours / theirs if theirs and theirs == theirs and ours == ours else float("nan")
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def report(args: argparse.Namespace, release: Release, params: dict[str, str], query_list: list[Query], small_select: str, results: dict[str, Measured], setup: dict[str, float], commands: list[str], failures: list[str]) -> str:  # fmt: skip
+    names = [s for s in SYSTEMS if s in results]
+    m = release.manifest
+    mem = psutil.virtual_memory().total / 2**30
+    lines = [
+        f"## Run of {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}: {m['triples']} triples",
+        "",
+        f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+        f"{mem:.1f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}; "
+        "load generator and servers share the machine.",
+        f"Data: build `{release.build_id}`, {m['triples']} triples in the merged default graph, "
+        f"{m['quads']} quads in {m['graphs']} named graphs, base `{release.base_uri}`.",
+        f"Query parameters: entity {params['entity']}, place {params['place']}, label {params['label']}, word {params['word']}.",
+        f"Settings: --repeat {args.repeat} (--budget {args.budget:g} s per query), wrk --duration {args.duration:g}s (threads = min(2, connections)), "
+        f"{args.entities} entities for dereferencing, our site `--workers={args.workers}` {' '.join(args.serve_arg)} {' '.join(args.site_env)}.",
+        "",
+        "### Median latency per query, ms (result size: rows or triples)",
+        "",
+        "| query | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for q in query_list:
+        cells = [
+            f"{fmt(results[n].latency[q.name][0], 2)} ({results[n].latency[q.name][1]})"
+            for n in names
+        ]
+        lines.append(f"| {q.name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "### Requests per second (wrk)",
+        "",
+        "Dereference: our site's `/doc/….html` and `/doc/….ttl`; for the stores, our description "
+        "CONSTRUCT (`queries.describe`) of the entity as a GET of their SPARQL endpoint with "
+        '`Accept: text/turtle` (they have no HTML), and their own plain `DESCRIBE`. "Cycling" runs '
+        'request the sample entities in turn, "one entity" runs the first of them. '
+        "Small SELECT: `" + small_select + "`.",
+        "",
+        "| request | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    rows = (
+        ("html", "dereference HTML, cycling over the entities"),
+        ("ttl", "dereference Turtle, cycling over the entities"),
+        ("html-one", "dereference HTML, one entity"),
+        ("ttl-one", "dereference Turtle, one entity"),
+        ("describe", "stores: plain DESCRIBE, cycling over the entities"),
+        ("describe-one", "stores: plain DESCRIBE, one entity"),
+        ("select", "/sparql small SELECT"),
+    )
+    for kind, label in rows:
+        for c in (1, 8):
+            cells = [fmt(results[n].rps.get((kind, c), float("nan"))) for n in names]
+            lines.append(f"| {label}, c={c} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "First request per entity (median, ms; HTML over the even-numbered entities, Turtle over the odd ones, so neither finds the other's cached description; our site then caches the document):",
+        "",
+        "| document | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for kind in ("html", "ttl"):
+        cells = [fmt(results[n].first.get(kind, float("nan")), 2) for n in names]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    lines += ["", "### Build, load and memory", "", "| system | step | seconds |", "|---|---|---:|"]
+    for step, seconds in setup.items():
+        lines.append(f"| site | {step} | {seconds:.2f} |")
+    for n in names:
+        for step, seconds in results[n].setup.items():
+            lines.append(f"| {n} | {step} | {seconds:.2f} |")
+    lines += ["", "| system | peak RSS of the process tree while measured, MB |", "|---|---:|"]
+    for n in names:
+        lines.append(f"| {n} | {results[n].peak_rss / 2**20:.0f} |")
+    lines += targets(query_list, results)
+    problems = failures + [
+        f"- {n}: {e}" for n in names for e in results[n].errors + results[n].notes
+    ]
+    if problems:
+        lines += ["", "### Errors and notes", "", *problems]
+    lines += ["", "### Commands", "", "```sh", *commands, "```", ""]
+    return "\n".join(lines)
+
+
+def targets(query_list: list[Query], r: dict[str, Measured]) -> list[str]:
+    out = ["", "### Targets (ratios from this run)", "", "| target | ratio | |", "|---|---:|---|"]
+    ours = r.get("site-embedded")
+    if ours is not None:
+        for kind in ("ttl", "html"):
+            for other, want in (("virtuoso", 2.0), ("rdflib-endpoint", 10.0), ("oxigraph", 0.5)):
+                if other in r:
+                    for suffix, what in (("", "cycling over the entities"), ("-one", "one entity")):
+                        for k, doc in (
+                            ("ttl", "description CONSTRUCT"),
+                            ("describe", "plain DESCRIBE"),
+                        ):
+                            theirs = r[other].rps.get((k + suffix, 8), float("nan"))
+                            x = ratio(ours.rps.get((kind + suffix, 8), float("nan")), theirs)
+                            out.append(f"| dereference {kind} c=8, {what}: site-embedded / {other} {doc} ≥ {want:g}× | {fmt(x, 2)}× | {verdict(x >= want)} |")  # fmt: skip
+        if "oxigraph" in r:
+            for q in query_list:
+                x = ratio(ours.latency[q.name][0], r["oxigraph"].latency[q.name][0])
+                out.append(f"| /sparql {q.name}: site-embedded / oxigraph median ≤ 1.2× | {fmt(x, 2)}× | {verdict(x <= 1.2)} |")  # fmt: skip
+        mb = ours.peak_rss / 2**20
+        out.append(f"| site-embedded peak RSS < 400 MB | {mb:.0f} MB | {verdict(mb < 400)} |")
+    if "site-virtuoso" in r and "virtuoso" in r:
+        for q in query_list:
+            x = ratio(r["site-virtuoso"].latency[q.name][0], r["virtuoso"].latency[q.name][0])
+            out.append(f"| /sparql {q.name}: site-virtuoso / virtuoso median ≤ 1.2× | {fmt(x, 2)}× | {verdict(x <= 1.2)} |")  # fmt: skip
+    return out
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds through every `finally`, which stops the servers
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source-dir", type=Path, default=PROJECT, help="project folder to build (default: this repository)")  # fmt: skip
+    parser.add_argument("--build-dir", type=Path, help="use this published build instead of building")  # fmt: skip
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per query and system")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds of timed runs per query and system, at most")  # fmt: skip
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--entities", type=int, default=50, help="entities to dereference")
+    parser.add_argument("--workers", type=int, default=2, help="our server's worker processes")
+    parser.add_argument("--serve-arg", action="append", default=[], help="extra `lod-publisher serve` argument (repeatable)")  # fmt: skip
+    parser.add_argument("--site-env", action="append", default=[], metavar="LOD_NAME=VALUE", help="environment variable for our server (repeatable), e.g. LOD_THREADS=4")  # fmt: skip
+    parser.add_argument("--rdflib-timeout", type=float, default=900, help="seconds rdflib-endpoint may take to load")  # fmt: skip
+    parser.add_argument("--out", type=Path, help="write the Markdown report here too")
+    args = parser.parse_args()
+    text = run(args)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
