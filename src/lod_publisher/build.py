@@ -11,7 +11,7 @@ import hashlib
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -35,9 +35,16 @@ from lod_publisher.stats import compute
 from lod_publisher.store.embedded import EmbeddedBackend, write_store
 from lod_publisher.uris import UriPolicy
 from lod_publisher.validation import ValidationReport, validate
+from lod_publisher.validation_scale import BATCHED_ABOVE, batching_problems, validate_batched
 from lod_publisher.void import void_graph
 
 ARTICLES_FOLDER = Path("data") / "articles"
+
+Say = Callable[[str], None]  # prints one progress line (the CLI writes them to stderr)
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 @dataclass
@@ -50,31 +57,40 @@ class CheckedSources:
     report: ValidationReport
 
 
-def check(settings: Settings, store_path: Path | None = None) -> CheckedSources:
+def check(settings: Settings, store_path: Path | None = None, say: Say = _quiet) -> CheckedSources:
     """Parse, load, check provenance and validate; raise BuildError on any problem.
 
     With ``store_path`` None the store lives in memory (``validate`` needs no disk).
+    ``say`` receives a line per phase and progress within the long ones.
     """
     policy = UriPolicy(settings.base_uri)
+    loaded = 0
     try:
         files = discover(settings.source_dir, policy)
         graph_files: dict[str, set[Path]] = defaultdict(set)
+        say(f"load: parsing {len(files)} files")
 
         def all_quads() -> Iterator[ox.Quad]:
+            nonlocal loaded
             for source in files:
                 for quad in read_quads(source, policy):
                     graph_files[str(quad.graph_name.value)].add(source.path)  # type: ignore[union-attr]
+                    loaded += 1
+                    if loaded % 1_000_000 == 0:
+                        say(f"load: {loaded:,} statements")
                     yield quad
 
         store = write_store(store_path, all_quads())
     except SourceError as exc:
         raise BuildError(str(exc)) from None
+    say(f"load: {loaded:,} statements in {len(graph_files):,} graphs")
 
     backend = EmbeddedBackend(store)
+    say("provenance: checking sources and quotes")
     problems = _provenance_problems(backend, policy, settings.source_dir, graph_files)
     if problems:
         raise BuildError("\n".join(str(p) for p in problems))
-    report = _validate_store(backend, policy)
+    report = _validate_store(backend, policy, loaded, say)
     if not report.conforms:
         data_files = [f.path for f in files if f.role == "data"]
         located = "\n\n".join(
@@ -96,10 +112,25 @@ def _where(paths: list[Path], iri: str, policy: UriPolicy) -> str:
     return ""
 
 
-def _validate_store(backend: EmbeddedBackend, policy: UriPolicy) -> ValidationReport:
-    data = backend.construct(queries.data_graph_triples(policy))
+def _validate_store(
+    backend: EmbeddedBackend, policy: UriPolicy, statements: int, say: Say = _quiet
+) -> ValidationReport:
+    """pySHACL on the whole data graph, or, above ``BATCHED_ABOVE`` statements, in batches.
+
+    Batches give the same results (validation_scale.py) with memory bounded by the batch;
+    shapes that look beyond one hop, or blank-node subjects, keep the whole-graph path.
+    """
     shapes = backend.construct(queries.graph_triples(policy.shapes_graph))
     ontology = backend.construct(queries.graph_triples(policy.ontology_graph))
+    if statements > BATCHED_ABOVE and not batching_problems(backend.store, policy, shapes):
+        say("validate: SHACL in batches of focus nodes")
+
+        def progress(done: int, total: int) -> None:
+            say(f"validate: {done:,}/{total:,} focus nodes")
+
+        return validate_batched(backend.store, policy, shapes, ontology, progress)
+    say("validate: SHACL on the whole data graph")
+    data = backend.construct(queries.data_graph_triples(policy))
     return validate(data, shapes, ontology)
 
 
@@ -163,13 +194,13 @@ def _build_id(files: list[SourceFile], base_uri: str, now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}"
 
 
-def build(settings: Settings) -> Release:
+def build(settings: Settings, say: Say = _quiet) -> Release:
     """Build and publish a release; on failure the current release is left untouched."""
     now = datetime.now(UTC).replace(microsecond=0)
     policy = UriPolicy(settings.base_uri)
     staging = staging_folder(settings.build_dir)
     try:
-        checked = check(settings, staging / "store")
+        checked = check(settings, staging / "store", say)
         build_id = unique_build_id(
             settings.build_dir, _build_id(checked.files, settings.base_uri, now)
         )
@@ -183,8 +214,11 @@ def build(settings: Settings) -> Release:
                 from_graph=ox.NamedNode(graph),
                 prefixes=policy.prefixes(),
             )
+        say("dumps: writing")
         dumps = write_dumps(store, staging / "dumps", policy.prefixes())
+        say("stats: counting")
         stats = compute(backend, policy)
+        say("void: describing the dataset")
         void_graph(backend, policy, build_id, now, dumps).serialize(
             staging / "void.ttl", format="turtle"
         )
@@ -210,6 +244,7 @@ def build(settings: Settings) -> Release:
         store.flush()
         del backend, store, checked
         write_manifest(staging, manifest)
+        say("publish: switching build/current")
         return publish(settings.build_dir, staging, build_id, settings.keep_builds)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

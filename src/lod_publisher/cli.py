@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,8 +60,13 @@ def main() -> None:
 def build(**overrides: Any) -> None:
     """Parse, validate and publish a new release (the old one stays if anything fails)."""
     settings = _settings(**overrides)
+    started = time.monotonic()
+
+    def say(line: str) -> None:
+        click.echo(f"[{time.monotonic() - started:8.1f}s] {line}", err=True)
+
     try:
-        release = run_build(settings)
+        release = run_build(settings, say)
     except LodError as exc:
         click.echo(str(exc), err=True)
         click.echo(
@@ -97,6 +103,7 @@ def validate(**overrides: Any) -> None:
 @setting_option("host")
 @setting_option("port", "-p")
 @setting_option("workers", "-w")
+@setting_option("threads")
 @setting_option("query_timeout")
 @setting_option("max_rows")
 @setting_option("max_query_bytes")

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyoxigraph as ox
 
@@ -61,8 +62,29 @@ class DumpInfo:
         return asdict(self)
 
 
+class _CountingWriter:
+    """A binary file that also hashes and counts what goes through it (SHA-256, bytes)."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
 def write_dumps(store: ox.Store, folder: Path, prefixes: dict[str, str]) -> list[DumpInfo]:
-    """Write every dump into ``folder`` and a ``SHA256SUMS`` file beside them."""
+    """Write every dump into ``folder`` and a ``SHA256SUMS`` file beside them.
+
+    Each dump streams from the store to its file (through gzip where compressed), hashed
+    and measured on the way: memory stays flat whatever the size of the dataset.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     triples = sum(1 for _ in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
     quads = sum(1 for q in store if not isinstance(q.graph_name, ox.DefaultGraph))
@@ -78,20 +100,22 @@ def write_dumps(store: ox.Store, folder: Path, prefixes: dict[str, str]) -> list
                 for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())
             )
             count = triples
-        payload = ox.serialize(statements, format=fmt, prefixes=prefixes)  # type: ignore[arg-type]
-        assert payload is not None
-        if spec.compressed:
-            payload = gzip.compress(payload, mtime=0)
         path = folder / spec.filename
-        path.write_bytes(payload)
+        with path.open("wb") as raw:
+            sink = _CountingWriter(raw)
+            if spec.compressed:
+                with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) as zipped:
+                    ox.serialize(statements, zipped, format=fmt, prefixes=prefixes)  # type: ignore[arg-type]
+            else:
+                ox.serialize(statements, sink, format=fmt, prefixes=prefixes)  # type: ignore[arg-type]
         written.append(
             DumpInfo(
                 filename=spec.filename,
                 format_key=spec.format_key,
                 media_type=by_key(spec.format_key).media_type,
                 compressed=spec.compressed,
-                bytes=len(payload),
-                sha256=hashlib.sha256(payload).hexdigest(),
+                bytes=sink.size,
+                sha256=sink.digest.hexdigest(),
                 statements=count,
             )
         )
