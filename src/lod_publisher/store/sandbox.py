@@ -97,7 +97,9 @@ class Evaluator:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
-            env={**os.environ, "RUST_BACKTRACE": "0"},  # one line in the log, not a backtrace
+            # RUST_BACKTRACE=0: one line in the log, not a backtrace. MALLOC_ARENA_MAX: glibc
+            # reserves 64 MiB of address space per thread arena, which the memory cap counts.
+            env={**os.environ, "RUST_BACKTRACE": "0", "MALLOC_ARENA_MAX": "2"},
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self._out: IO[bytes] = self.process.stdin
@@ -432,12 +434,16 @@ def _answer(backend: EmbeddedBackend, job: _Job) -> tuple[Any, ...]:
     return ("ok", result.payload, result.rows, result.truncated)
 
 
+def _address_space() -> int:
+    """Bytes of address space this process uses now (Linux ``/proc/self/statm``)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[0])
+    return pages * resource.getpagesize()
+
+
 def main(argv: list[str]) -> None:
     """Serve jobs from standard input until it closes."""
     store_path, memory_mib = argv[0], int(argv[1])
     isolated = isolate_network()
-    limit = memory_mib * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     channel_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to standard output goes to the log instead
@@ -448,6 +454,13 @@ def main(argv: list[str]) -> None:
     except OSError as exc:
         _send(channel_out, ("failed", f"cannot open the store {store_path}: {exc}"))
         return
+    # The cap bounds query evaluation, so it applies once the store is open: opening it
+    # reserves address space (threads, caches) that must not fail half-way.
+    limit, in_use = memory_mib * 1024 * 1024, _address_space()
+    if in_use >= limit:
+        _send(channel_out, ("failed", f"query_memory is {memory_mib} MiB, but an evaluator already uses {in_use // 2**20} MiB of address space with the store open: raise LOD_QUERY_MEMORY"))  # fmt: skip
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _send(channel_out, ("ready", isolated))
     while (job := _receive(channel_in)) is not None:
         _send(channel_out, _answer(backend, job))
