@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
+from rdflib import Graph
+from rdflib.compare import isomorphic
 
 from lod_publisher.cli_remote import load as load_command
 from lod_publisher.errors import LodError, RemoteError
 from lod_publisher.releases import Release
-from lod_publisher.store.embedded import write_store
-from lod_publisher.store.loading import layout_quads, load, write_layout
+from lod_publisher.store.embedded import to_rdflib, write_store
+from lod_publisher.store.loading import _chunks, _closures, layout_quads, load, write_layout
 from lod_publisher.store.remote import RemoteBackend, StoreLayout
 
 if TYPE_CHECKING:
@@ -37,14 +39,14 @@ def make_release(
     build_id: str = "20260101T000000Z-00000001",
     conforms: bool = True,
 ) -> Release:
-    """A release folder holding ``graphs`` (names and terms relative to ``base``)."""
+    """A release folder holding ``graphs`` (names and terms relative to ``base``, or absolute)."""
 
     def term(value: str) -> ox.NamedNode | ox.Literal | ox.BlankNode:
         if value.startswith("_:"):
             return ox.BlankNode(value[2:])
         if value.startswith('"'):
             return ox.Literal(value.strip('"'))
-        return ox.NamedNode(base + value)
+        return ox.NamedNode(value if value.startswith("http") else base + value)
 
     quads = [
         ox.Quad(term(s), term(p), term(o), ox.NamedNode(base + graph))  # type: ignore[arg-type]
@@ -135,12 +137,57 @@ def test_large_graphs_go_in_chunks(oxigraph_writable: StoreServer, base: str, tm
     assert graphs_and_counts(oxigraph_writable, base) == ({"id/excerpt/big-01": 7}, 7)
 
 
-def test_blank_nodes_never_split_across_requests(
-    oxigraph_writable: StoreServer, base: str, tmp_path: Path
+BLANK = {
+    # _:b1 and _:b2 are linked (one closure), _:b3 stands alone; ground triples around
+    "graph/shapes": [
+        ("id/s0", "p", '"0"'),
+        ("id/s1", "p", '"1"'),
+        ("id/shape", "q", "_:b1"),
+        ("_:b1", "p", '"a"'),
+        ("_:b1", "q", "_:b2"),
+        ("_:b2", "p", '"b"'),
+        ("_:b2", "p", '"c"'),
+        ("id/s2", "p", '"2"'),
+        ("_:b3", "p", '"d"'),
+        ("_:b3", "p", '"e"'),
+        ("id/s3", "p", '"3"'),
+    ]
+}
+
+
+def remote_graph(backend: RemoteBackend, graph: str | None) -> Graph:
+    where = f"GRAPH <{graph}> {{ ?s ?p ?o }}" if graph else "?s ?p ?o"
+    return backend.construct(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {where} }}")
+
+
+def test_blank_nodes_are_never_split_across_requests(
+    store: StoreServer, base: str, tmp_path: Path
 ) -> None:
-    blank = {"graph/shapes": [("_:b1", "p", f'"{i}"') for i in range(4)]}
-    with pytest.raises(LodError, match="blank nodes"):
-        load(make_release(tmp_path / "r", base, blank), oxigraph_writable.store_url, chunk_triples=2)  # fmt: skip
+    """Chunks of 2 triples cut through both closures; each still goes whole (§5.5)."""
+    release = make_release(tmp_path / "r", base, BLANK)
+    report = load(release, store.store_url, credentials=store.credentials, chunk_triples=2)
+    assert report.quads == report.triples == 11
+    source = ox.Store.read_only(str(release.store_path))
+    backend = RemoteBackend(store.query_url, base, timeout=30)
+    for name in (base + "graph/shapes", None):
+        graph_name = ox.NamedNode(name) if name else ox.DefaultGraph()
+        expected = Graph()
+        for q in source.quads_for_pattern(None, None, None, graph_name):
+            expected.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
+        got = remote_graph(backend, name)
+        assert len(got) == 11
+        assert isomorphic(got, expected), name
+
+
+def test_a_closure_is_one_unit_of_the_chunks(base: str, tmp_path: Path) -> None:
+    release = make_release(tmp_path / "r", base, BLANK)
+    store = ox.Store.read_only(str(release.store_path))
+    units = list(_closures(store, ox.NamedNode(base + "graph/shapes")))
+    assert sorted(len(u) for u in units) == [1, 1, 1, 1, 2, 5]
+    chunks = list(_chunks(iter(units), 2))
+    assert sum(len(c) for c in chunks) == 11
+    for unit in units:  # every unit inside exactly one chunk
+        assert sum(all(t in c for t in unit) for c in chunks) == 1
 
 
 def test_only_a_validated_build_is_loaded(oxigraph_writable: StoreServer, base: str, tmp_path: Path) -> None:  # fmt: skip

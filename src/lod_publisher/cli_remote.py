@@ -35,13 +35,25 @@ _BUILD_DIR = SPECS_BY_NAME["build_dir"]
 )
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds each request may take.")  # fmt: skip
 @click.option(
+    "--chunk-triples",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Triples per request; a blank node's statements are never split across requests.",
+)
+@click.option(
     "--build-dir",
     "build_dir",
     default=None,
     help=f"{_BUILD_DIR.help} [env {_BUILD_DIR.env}; default {_BUILD_DIR.default}]",
 )
 def load(
-    store_url: str, user: str | None, password: str | None, timeout: float, **overrides: Any
+    store_url: str,
+    user: str | None,
+    password: str | None,
+    timeout: float,
+    chunk_triples: int,
+    **overrides: Any,
 ) -> None:
     """Load the published build into a remote store, replacing it graph by graph."""
     try:
@@ -49,7 +61,12 @@ def load(
         release = current_release(settings.build_dir)
         credentials = Credentials(user, password or "") if user else None
         report = load_release(
-            release, store_url, credentials=credentials, timeout=timeout, log=click.echo
+            release,
+            store_url,
+            credentials=credentials,
+            timeout=timeout,
+            chunk_triples=chunk_triples,
+            log=click.echo,
         )
     except LodError as exc:
         raise click.ClickException(str(exc)) from None

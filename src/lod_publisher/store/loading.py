@@ -7,16 +7,19 @@ other. The store ends up in the :class:`~lod_publisher.store.remote.StoreLayout`
 1. ``GET`` the manifest graph: which graphs the previous load put there (§5.2).
 2. ``PUT`` each named graph of the build, replacing what the graph held (§5.3). A graph
    larger than ``chunk_triples`` is sent as a PUT of the first chunk and a ``POST`` of
-   each further one (§5.5), so no request grows without bound.
+   each further one (§5.5), so no request grows without bound. Blank nodes are scoped
+   to one request, so the triples sharing a blank node, directly or through other blank
+   nodes (a blank-node closure), always travel in the same chunk: a chunk grows past
+   ``chunk_triples`` only by a closure larger than that.
 3. ``PUT`` the merge of all graphs (the build store's default graph) into the merged graph.
 4. ``PUT`` the manifest graph: the build id and every graph; readers switch here.
 5. ``DELETE`` each graph the previous manifest named that this build no longer has (§5.4).
 
 Each PUT is atomic for its graph; the load as a whole is not (a reader may see some
 graphs of the new build and some of the old). For an atomic switch, load a second store
-and point the site at it. Blank nodes are scoped to one request, so a graph with blank
-nodes must fit in one chunk, and the merged graph's blank nodes are not those of the
-named graphs (the shipped data has none).
+and point the site at it. Each graph is a request of its own, so the merged graph's
+blank nodes are not those of the named graphs (the shipped data has none). Memory: one
+chunk, one closure, and the set of blank nodes already sent of the graph being loaded.
 """
 
 from __future__ import annotations
@@ -71,14 +74,14 @@ def load(
     graphs = sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
     quads = 0
     for number, graph in enumerate(graphs, 1):
-        quads += gsp.replace(graph, _triples(store, ox.NamedNode(graph)), chunk_triples)
+        quads += gsp.replace(graph, _closures(store, ox.NamedNode(graph)), chunk_triples)
         if log and (number % 100 == 0 or number == len(graphs)):
             log(f"{number}/{len(graphs)} graphs, {quads} statements")
-    triples = gsp.replace(layout.merged, _triples(store, ox.DefaultGraph()), chunk_triples)
+    triples = gsp.replace(layout.merged, _closures(store, ox.DefaultGraph()), chunk_triples)
     record = layout.manifest_triples(
         release.build_id, str(release.manifest.get("created", "")), graphs, triples
     )
-    gsp.replace(layout.manifest, iter(record), chunk_triples)
+    gsp.replace(layout.manifest, ([t] for t in record), chunk_triples)
     stale = tuple(sorted(set(previous.graphs if previous else ()) - set(graphs)))
     for graph in stale:
         gsp.delete(graph)
@@ -134,9 +137,52 @@ def _check_validated(release: Release) -> None:
         )
 
 
-def _triples(store: ox.Store, graph: ox.NamedNode | ox.DefaultGraph) -> Iterator[ox.Triple]:
+def _closures(store: ox.Store, graph: ox.NamedNode | ox.DefaultGraph) -> Iterator[list[ox.Triple]]:
+    """The graph's triples in units a request must not split.
+
+    A triple without blank nodes is a unit of its own; a triple with one is sent with its
+    blank-node closure: every triple of the graph reachable through shared blank nodes,
+    found by lookups in the store (the graph is never held whole).
+    """
+    sent: set[ox.BlankNode] = set()
     for quad in store.quads_for_pattern(None, None, None, graph):
-        yield quad.triple
+        triple = quad.triple
+        blanks = _blank_nodes(triple)
+        if not blanks:
+            yield [triple]
+        elif blanks[0] not in sent:
+            yield _closure(store, graph, blanks, sent)
+
+
+def _closure(
+    store: ox.Store,
+    graph: ox.NamedNode | ox.DefaultGraph,
+    start: list[ox.BlankNode],
+    seen: set[ox.BlankNode],
+) -> list[ox.Triple]:
+    """Every triple of ``graph`` linked to the blank nodes ``start``; adds them to ``seen``."""
+    todo, triples, found = list(start), [], set()
+    seen.update(start)
+    while todo:
+        node = todo.pop()
+        for quad in [
+            *store.quads_for_pattern(node, None, None, graph),
+            *store.quads_for_pattern(None, None, node, graph),
+        ]:
+            triple = quad.triple
+            if triple in found:
+                continue
+            found.add(triple)
+            triples.append(triple)
+            for other in _blank_nodes(triple):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+    return triples
+
+
+def _blank_nodes(t: ox.Triple) -> list[ox.BlankNode]:
+    return [n for n in (t.subject, t.object) if isinstance(n, ox.BlankNode)]
 
 
 class _GraphStore:
@@ -178,16 +224,13 @@ class _GraphStore:
         rdf = ox.RdfFormat.from_media_type(reply.media_type) or ox.RdfFormat.TURTLE
         return layout.read_manifest(ox.parse(reply.body, format=rdf))
 
-    def replace(self, graph: str, triples: Iterator[ox.Triple], chunk_triples: int) -> int:
-        """PUT the first chunk, POST the rest; the number of triples sent."""
-        sent, method, blank = 0, "PUT", False
-        for chunk in _chunks(triples, chunk_triples):
-            blank = blank or any(_has_blank(t) for t in chunk)
-            if method == "POST" and blank:
-                raise LodError(
-                    f"graph <{graph}> has blank nodes and more than {chunk_triples} triples: "
-                    "its blank nodes would split across requests; raise chunk_triples"
-                )
+    def replace(self, graph: str, units: Iterator[list[ox.Triple]], chunk_triples: int) -> int:
+        """PUT the first chunk, POST the rest; the number of triples sent.
+
+        ``units`` are never split: a blank node in two requests would be two nodes.
+        """
+        sent, method = 0, "PUT"
+        for chunk in _chunks(units, chunk_triples):
             body = ox.serialize(chunk, format=ox.RdfFormat.N_TRIPLES)
             assert body is not None
             self._send(method, graph, body)
@@ -200,16 +243,16 @@ class _GraphStore:
         self._send("DELETE", graph)
 
 
-def _chunks(triples: Iterator[ox.Triple], size: int) -> Iterator[list[ox.Triple]]:
+def _chunks(units: Iterator[list[ox.Triple]], size: int) -> Iterator[list[ox.Triple]]:
+    """Whole units packed into chunks of at most ``size`` triples (or one larger unit)."""
     chunk: list[ox.Triple] = []
-    for t in triples:
-        chunk.append(t)
+    for unit in units:
+        if chunk and len(chunk) + len(unit) > size:
+            yield chunk
+            chunk = []
+        chunk.extend(unit)
         if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
-
-
-def _has_blank(t: ox.Triple) -> bool:
-    return isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)

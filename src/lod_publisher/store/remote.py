@@ -4,9 +4,32 @@ The store holds what :mod:`lod_publisher.store.loading` puts there (:class:`Stor
 every named graph of the build under its own IRI, the merge of all of them (the published
 default graph) in ``{base}graph/merged``, and ``{base}graph/manifest`` naming the build and
 its graphs. Every query states its RDF dataset in the request (SPARQL 1.1 Protocol
-§2.1.4): ``default-graph-uri`` the merged graph, one ``named-graph-uri`` per graph of the
-build. So the answers equal the embedded store's, and nothing else the store holds (the
-manifest, the merged graph itself, Virtuoso's system graphs) shows through ``GRAPH ?g``.
+§2.1.4), so the answers equal the embedded store's: the default graph is the merged graph,
+and ``GRAPH ?g`` sees the graphs of the build and nothing else the store holds (the
+manifest, the merged graph itself, other builds, Virtuoso's system graphs).
+
+A build has one graph per source sentence (about 80,000 at 1M triples), so the published
+dataset is not stated as one ``named-graph-uri`` per graph: Virtuoso 7 compiles such a list
+into an ``IN`` of at most 4,095 terms (error SP030 beyond), and the request would grow
+with the build. Instead:
+
+* A query without ``GRAPH`` cannot reach a named graph: it gets the merged graph and an
+  empty set of named graphs, whatever the store.
+* Virtuoso (known by its ``Server`` header): ``DEFINE input:default-graph-uri <merged>``
+  and no named graphs, which Virtuoso reads as "every graph"; each ``GRAPH ?g { ... }`` of
+  the query is followed by ``FILTER(STRSTARTS(STR(?g), base) && ?g NOT IN (merged,
+  manifest))``; ``GRAPH <g>`` is sent as Virtuoso's ``GRAPH `<g>``` (see
+  :func:`restrict_graphs`), and ``<merged>`` or ``<manifest>`` there as a graph no store holds.
+  The request stays the same size at any scale. Not ``input:named-graph-exclude``: it
+  also empties the default graph when that is an excluded graph (the merged one), and a
+  list of the store's other graphs would have to be read and kept fresh. Trade-offs: a
+  graph under ``base`` that is not in the build (a nested base's, a graph left by hand)
+  shows; a ``GRAPH`` naming its graph is not filtered (Virtuoso reads any graph the
+  query names, whatever its dataset), nor hidden when that is a prefixed name.
+* Any other store (Oxigraph): the standard protocol cannot say "every graph but these",
+  so a query using ``GRAPH`` still lists the build's graphs, one ``named-graph-uri``
+  each. Oxigraph 0.5 takes such bodies (about 80 bytes a graph, 6 MB at 80,000 graphs)
+  but pays for them on every such query: give it a store of its own and this cost only.
 
 Requests are POSTed URL-encoded (Protocol §2.1.2), each with a deadline; a redirect is
 followed only to the same scheme, host and port, and only when it keeps the method
@@ -179,6 +202,82 @@ def dataset_clauses(query: str) -> tuple[bool, bool]:
     return (False in found), (True in found)
 
 
+_GRAPH = re.compile(r"(?<![\w:?$.\-])GRAPH(?![\w\-:])", re.IGNORECASE)
+_GRAPH_PATTERN = re.compile(
+    r"(?<![\w:?$.\-])GRAPH\s+(?:[?$](\w+)|(<[^<>\"{}|^`\\\x00-\x20]*>)"
+    r"|((?:[^\W\d][\w.\-]*)?:[\w.\-%\\]*))\s*\{",
+    re.IGNORECASE,
+)
+
+
+def _code(query: str) -> str:
+    """``query`` with strings and comments blanked, same length (IRIs kept)."""
+    return _NOT_CODE.sub(
+        lambda m: m.group(0) if m.group(0).startswith("<") else " " * len(m.group(0)), query
+    )
+
+
+def uses_graph(query: str) -> bool:
+    """Whether ``query`` has a ``GRAPH`` pattern: only then can it reach a named graph.
+
+    >>> uses_graph("SELECT * { GRAPH ?g { ?s ?p ?o } }"), uses_graph('ASK { ?s ?p "GRAPH" }')
+    (True, False)
+    """
+    return _GRAPH.search(_NOT_CODE.sub(" ", query)) is not None
+
+
+def restrict_graphs(query: str, base: str, hidden: Iterable[str]) -> str:
+    """``query`` with each ``GRAPH ?g { ... }`` kept to graphs under ``base`` not ``hidden``.
+
+    A ``FILTER`` follows each such pattern, in the same group (so it sees ``?g`` bound).
+    A ``GRAPH`` naming its graph (IRI or prefixed name) names it as a Virtuoso expression,
+    ```<g>```: with a default graph and no named graphs stated, Virtuoso 7 finds nothing in
+    ``GRAPH <g>`` but every graph in ``GRAPH ?g`` and ``GRAPH `<g>```. A hidden graph's
+    full IRI becomes a graph no store holds.
+
+    >>> print(restrict_graphs('SELECT * { GRAPH ?g { ?s ?p "}" } }', "http://a/", ["http://a/m"]))
+    SELECT * { GRAPH ?g { ?s ?p "}" } FILTER(STRSTARTS(STR(?g), "http://a/") && ?g NOT IN (<http://a/m>)) }
+    >>> print(restrict_graphs("ASK { GRAPH <http://a/m> {} GRAPH a:x {} }", "http://a/", ["http://a/m"]))
+    ASK { GRAPH `<urn:lod-publisher:no-graph>` {} GRAPH `a:x` {} }
+    """
+    if any(c in base for c in '"\\\n\r'):
+        raise QueryError(f"the base IRI {base!r} cannot go into a SPARQL string")
+    hidden = tuple(hidden)
+    names = ", ".join(sparql_iri(g) for g in hidden)
+    code = _code(query)
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement), in order
+    for m in _GRAPH_PATTERN.finditer(code):
+        if m.group(1) is None:
+            name = m.group(2) or m.group(3)
+            start = m.start(2) if m.group(2) else m.start(3)
+            shown = f"<{NO_GRAPH}>" if name[1:-1] in hidden and m.group(2) else name
+            edits.append((start, start + len(name), f"`{shown}`"))
+            continue
+        end = _group_end(code, m.end() - 1)
+        if end is None:
+            return query  # unbalanced: the store reports the syntax error
+        var = "?" + m.group(1)
+        edits.append(
+            (end, end, f' FILTER(STRSTARTS(STR({var}), "{base}") && {var} NOT IN ({names}))')
+        )
+    for start, end, text in sorted(edits, reverse=True):
+        query = query[:start] + text + query[end:]
+    return query
+
+
+def _group_end(code: str, opening: int) -> int | None:
+    """The index just after the ``}`` closing the ``{`` at ``opening``; None if unclosed."""
+    depth = 0
+    for i in range(opening, len(code)):
+        if code[i] == "{":
+            depth += 1
+        elif code[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
 class RemoteBackend:
     """Answers SPARQL from a remote store that :func:`loading.load` filled for ``base_uri``.
 
@@ -235,7 +334,7 @@ class RemoteBackend:
     # -- internal queries: the published dataset, rdflib terms out
 
     def select(self, query: str) -> list[Solution]:
-        reply = self._post(query, self._published(), _accept(_CANONICAL["solutions"]))
+        reply = self._post(*self._published(query), _accept(_CANONICAL["solutions"]))
         if "x-sparql-maxrows" in reply.headers:
             raise RemoteError(
                 f"{self.endpoint} cut the answer at {reply.headers['x-sparql-maxrows']} rows: "
@@ -257,14 +356,14 @@ class RemoteBackend:
 
     def ask(self, query: str) -> bool:
         results = _parse_results(
-            self._post(query, self._published(), _accept(_CANONICAL["boolean"]))
+            self._post(*self._published(query), _accept(_CANONICAL["boolean"]))
         )
         if not isinstance(results, ox.QueryBoolean):
             raise QueryError("expected an ASK query")
         return bool(results)
 
     def construct(self, query: str) -> Graph:
-        reply = self._post(query, self._published(), _accept(_CANONICAL["graph"]))
+        reply = self._post(*self._published(query), _accept(_CANONICAL["graph"]))
         graph = Graph()
         for t in _parse_graph(reply):
             graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
@@ -316,9 +415,9 @@ class RemoteBackend:
         try:
             if self._record is None:
                 self.refresh(timeout)
-            params = self._dataset(query, dataset)
+            sent, params = self._dataset(query, dataset)
             wire = result_format if self._trusts(shape, result_format) else canonical
-            reply = self._post(query, params, _accept(wire, canonical), timeout)
+            reply = self._post(sent, params, _accept(wire, canonical), timeout)
         except RemoteTimeout:
             if user_deadline:
                 raise QueryTimeout(f"the query ran for {timeout:g} s and was stopped") from None
@@ -371,15 +470,26 @@ class RemoteBackend:
             raise RemoteTimeout(f"{self.endpoint} timed out: {reply.text()}", reply.status)
         raise RemoteError(f"{self.endpoint} answered {reply.status}: {reply.text()}", reply.status)
 
-    def _published(self) -> Params:
-        return self._with_every_graph((("default-graph-uri", self.layout.merged),))
+    def _published(self, query: str) -> tuple[str, Params]:
+        """``query`` and the dataset parameters that give it the published dataset.
 
-    def _with_every_graph(self, params: Params) -> Params:
-        """``params`` and one ``named-graph-uri`` per graph of the build."""
-        return (*params, *(("named-graph-uri", g) for g in self.record.graphs))
+        The merged graph as default graph; as named graphs, the build's graphs: none when
+        the query has no ``GRAPH``, else (Virtuoso) every graph with the query's ``GRAPH``
+        patterns filtered by name, or (other stores) one ``named-graph-uri`` per graph.
+        """
+        default = ("default-graph-uri", self.layout.merged)
+        record = self.record  # read the manifest first: it tells how to send the dataset
+        if not uses_graph(query):
+            return query, (default, ("named-graph-uri", NO_GRAPH))
+        if self._pragmas:
+            layout = self.layout
+            return restrict_graphs(query, layout.base_uri, (layout.merged, layout.manifest)), (
+                default,
+            )
+        return query, (default, *(("named-graph-uri", g) for g in record.graphs))
 
-    def _dataset(self, query: str, dataset: DatasetSpec) -> Params:
-        """The dataset parameters that give ``query`` the embedded store's dataset.
+    def _dataset(self, query: str, dataset: DatasetSpec) -> tuple[str, Params]:
+        """The query and dataset parameters that give ``query`` the embedded store's dataset.
 
         As in the embedded store and SPARQL 1.1 Protocol 2.1.4: the graphs a request names
         are the whole dataset, so a part it does not name is empty; a query's own FROM /
@@ -399,15 +509,15 @@ class RemoteBackend:
                     f"({PROTOCOL_DATASET}) but this store lets the query's win: "
                     "give the dataset in one place"
                 )
-            return (
+            return query, (
                 *(("default-graph-uri", g) for g in defaults or (NO_GRAPH,)),
                 *(("named-graph-uri", g) for g in named or (NO_GRAPH,)),
             )
         if own_from or own_named:
             if own_from and not own_named and self._dataset_quirks().leaks_named:
-                return (("named-graph-uri", NO_GRAPH),)
-            return ()
-        return self._published()
+                return query, (("named-graph-uri", NO_GRAPH),)
+            return query, ()
+        return self._published(query)
 
     def _dataset_quirks(self) -> _DatasetQuirks:
         if self._quirks is None:
