@@ -42,7 +42,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def limited(settings: Settings, release: Release) -> Iterator[Server]:
-    """gunicorn with 2 workers, a 2 s timeout, 5 rows and 1 GiB per evaluator."""
+    """The server with 2 workers, a 2 s timeout, 5 rows and 1 GiB per evaluator."""
     port = free_port()
     process = start_server(
         dataclasses.replace(settings, port=port),
@@ -80,7 +80,7 @@ def running_pids() -> set[int]:
 
 
 def evaluator_pids(master: int) -> set[int]:
-    """Processes running lod_publisher.store.sandbox below the gunicorn master ``master``."""
+    """Processes running lod_publisher.store.sandbox below the server process ``master``."""
     found = set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():

@@ -112,7 +112,7 @@ def validate(**overrides: Any) -> None:
 @setting_option("backend")
 @setting_option("endpoint")
 @setting_option("remote_timeout")
-@click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
+@click.option("--dev", is_flag=True, help="Use Flask's development server instead of Granian.")
 def serve(dev: bool, **overrides: Any) -> None:
     """Serve the published build over HTTP."""
     from lod_publisher.server import serve as run_server

@@ -1,53 +1,59 @@
-"""Run the site under gunicorn (production) or Flask's development server (``--dev``)."""
+"""Run the site under Granian (production) or Flask's development server (``--dev``).
+
+Granian (https://github.com/emmett-framework/granian) parses HTTP, keeps connections
+alive and queues requests in Rust, and calls our WSGI app from a small pool of Python
+threads per worker process. On this project's 2-core reference machine it answers a
+trivial WSGI app about ten times faster than gunicorn's sync workers, which matters
+because a cached document costs only a dictionary lookup in Python
+(:mod:`lod_publisher.web.response_cache`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
+from granian.constants import Interfaces
+from granian.server import Server
 
 from lod_publisher.releases import current_release
-from lod_publisher.settings import Settings
+from lod_publisher.settings import Settings, as_environ
 from lod_publisher.web import create_app
+from lod_publisher.web.sparql import start_evaluators
+
+# What every worker process calls once it runs (it reads the LOD_* variables).
+_APP_FACTORY = "lod_publisher.server:worker_app"
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    """gunicorn configured from our settings instead of its own command line."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        super().__init__()
-
-    def load_config(self) -> None:
-        s = self.settings
-        options: dict[str, Any] = {
-            "bind": f"{s.host}:{s.port}",
-            "workers": s.workers,
-            # gthread: a worker answers `threads` requests at once and keeps connections
-            # alive; the default sync worker closes every connection after one response.
-            "worker_class": "gthread" if s.threads > 1 else "sync",
-            "threads": s.threads,
-            # A worker answering one request for longer than this is restarted; queries
-            # are stopped earlier by their own deadline.
-            "timeout": int(s.query_timeout) + 30,
-            "graceful_timeout": 10,
-            "accesslog": "-",
-            "errorlog": "-",
-        }
-        for key, value in options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return create_app(self.settings)
+def worker_app() -> Flask:
+    """The app of one worker process, its query evaluators already starting."""
+    app = create_app()
+    start_evaluators(app)
+    return app
 
 
 def serve(settings: Settings, dev: bool = False) -> None:
-    """Serve until interrupted. Every worker opens the store read-only after the fork."""
+    """Serve until interrupted. Every worker opens the store read-only once it runs.
+
+    SIGTERM or SIGINT stop the server gracefully; SIGHUP restarts the workers one by one,
+    which makes them serve the release that is current by then.
+    """
     if dev:
         create_app(settings).run(host=settings.host, port=settings.port, debug=False)
-    else:
-        # Fail fast if there is no build, without opening the store: RocksDB is not
-        # fork-safe, so only the workers open it, after the fork.
-        current_release(settings.build_dir)
-        _Gunicorn(settings).run()
+        return
+    # Fail fast if there is no build, without opening the store: RocksDB is not
+    # fork-safe, so only the workers open it.
+    current_release(settings.build_dir)
+    os.environ.update(as_environ(settings))
+    Server(
+        _APP_FACTORY,
+        factory=True,
+        interface=Interfaces.WSGI,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        blocking_threads=settings.threads,
+        log_access=True,
+        respawn_failed_workers=True,
+        workers_kill_timeout=10,
+    ).serve()

@@ -85,7 +85,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("host", "127.0.0.1", "Address the server binds to."),
     SettingSpec("port", "8080", "Port the server listens on.", _port),
     SettingSpec("workers", "2", "Number of server worker processes.", _positive_int),
-    SettingSpec("threads", "1", "Request threads per worker process; more than 1 runs gunicorn's `gthread` workers, which keep connections alive.", _positive_int),
+    SettingSpec("threads", "4", "Python threads per worker process that run requests; a slow request holds one while the others go on.", _positive_int),
     SettingSpec("keep_builds", "3", "How many releases `build` keeps on disk (the current one included).", _positive_int),
     SettingSpec("query_timeout", "30", "Seconds a SPARQL query may run before it is stopped.", _positive_float),
     SettingSpec("max_rows", "10000", "Most solutions (or triples) a SPARQL result holds; the rest is cut and the response says so.", _positive_int),
@@ -137,3 +137,16 @@ def load_settings(
         except ValueError as exc:
             raise ConfigError(f"{spec.env}={raw!r}: {exc}") from exc
     return Settings(**values)
+
+
+def as_environ(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``LOD_*`` variables that :func:`load_settings` reads back unchanged.
+
+    How a server hands the resolved settings to worker processes it starts.
+    """
+    environ = {}
+    for field in fields(Settings):
+        value = getattr(settings, field.name)
+        text = " ".join(value) if isinstance(value, tuple) else str(value)
+        environ[SPECS_BY_NAME[field.name].env] = text
+    return environ

@@ -60,6 +60,7 @@ from lod_publisher.store.embedded import EmbeddedBackend
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">Q")  # the length of the pickle that follows
+STARTUP_SECONDS = 60.0  # how long a new evaluator may take to open the store
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 
@@ -119,16 +120,29 @@ class Evaluator:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def wait_ready(self) -> float:
+        """Wait until a new evaluator has opened the store; the seconds it took.
+
+        Starting is the server's cost, not the query's: it has its own allowance
+        (``STARTUP_SECONDS``), and the caller moves the query's deadline by what it took.
+        """
+        if self.ready:
+            return 0.0
+        started = time.monotonic()
+        try:
+            status, detail = self._read(started + STARTUP_SECONDS)
+        except _Gone:
+            status, detail = "gone", "it ended before it was ready (see the server log)"
+        except _Deadline:
+            status, detail = "slow", f"it had not opened the store after {STARTUP_SECONDS} s"
+        if status != "ready":
+            raise EngineError(f"the query evaluator could not start: {detail}")
+        self.ready, self.isolated = True, bool(detail)
+        return time.monotonic() - started
+
     def call(self, job: _Job, deadline: float | None) -> tuple[Any, ...]:
-        """Send ``job``, wait for the reply; _Deadline or _Gone if there is none."""
-        if not self.ready:
-            try:
-                status, detail = self._read(deadline)
-            except _Gone:
-                status, detail = "gone", "it ended before it was ready (see the server log)"
-            if status != "ready":
-                raise EngineError(f"the query evaluator could not start: {detail}")
-            self.ready, self.isolated = True, bool(detail)
+        """Send ``job`` to a ready evaluator, wait for the reply; _Deadline or _Gone if none."""
+        assert self.ready, "wait_ready() first"
         self._write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL), deadline)
         return self._read(deadline)
 
@@ -319,6 +333,9 @@ class SandboxedBackend:
         for attempt in (1, 2):
             evaluator = self._pool.acquire(deadline)
             try:
+                started_in = evaluator.wait_ready()
+                if deadline is not None:
+                    deadline += started_in
                 reply = evaluator.call(job, deadline)
             except _Deadline:
                 self._pool.discard(evaluator)
@@ -461,9 +478,12 @@ def main(argv: list[str]) -> None:
         _send(channel_out, ("failed", f"query_memory is {memory_mib} MiB, but an evaluator already uses {in_use // 2**20} MiB of address space with the store open: raise LOD_QUERY_MEMORY"))  # fmt: skip
         return
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    _send(channel_out, ("ready", isolated))
-    while (job := _receive(channel_in)) is not None:
-        _send(channel_out, _answer(backend, job))
+    try:
+        _send(channel_out, ("ready", isolated))
+        while (job := _receive(channel_in)) is not None:
+            _send(channel_out, _answer(backend, job))
+    except BrokenPipeError:  # the server gave up on us (or stopped): nobody to answer
+        os._exit(0)
 
 
 if __name__ == "__main__":

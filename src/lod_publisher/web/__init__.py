@@ -9,6 +9,7 @@ from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException
 
 from lod_publisher.errors import RemoteError, RemoteTimeout
 from lod_publisher.settings import Settings, load_settings
+from lod_publisher.web.response_cache import ResponseCache
 from lod_publisher.web.site import Site
 
 # Request headers a cross-origin client may send (answered in every preflight).
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(RemoteError, _store_unavailable)
     app.jinja_env.filters["safe_href"] = safe_href
+    app.wsgi_app = ResponseCache(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -21,6 +21,7 @@ from lod_publisher.labels import language_preferences
 from lod_publisher.web import site_of
 from lod_publisher.web.entity_view import Alternate, build_entity_view
 from lod_publisher.web.http import choose_format, not_acceptable, representation, strong_etag
+from lod_publisher.web.response_cache import mark_replayable
 from lod_publisher.web.site import Site
 from lod_publisher.web.vocabulary_view import build_ontology_view, build_shapes_view
 
@@ -52,6 +53,7 @@ def _resource(relative_iri: str) -> Response:
         return not_acceptable(DOCUMENT_FORMATS)
     response = redirect(document_url(site, name, fmt), code=303)
     response.vary.add("Accept")
+    mark_replayable()
     return response
 
 
@@ -108,6 +110,7 @@ def document(path: str) -> Response:
         if other is not fmt
     ]
     resource_iri = site.policy.base + name + ("/" if name in VOCABULARY_DOCUMENTS else "")
+    mark_replayable()
     return representation(
         body,
         fmt,

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 PATH = "/sparql"
 EVALUATORS_PER_PROCESS = 4  # started only as concurrent queries need them
+_MAX_DISCARDED = 64 << 20  # largest refused body read to its end (see _discard_body)
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 MAX_ROWS_HEADER = "X-SPARQL-MaxRows"  # as Virtuoso names it, so clients that know it react
 _ENGINE_POSITION = re.compile(r"^error at (\d+):(\d+): ")
@@ -74,8 +75,8 @@ class Endpoint:
     def backend(self) -> Backend:
         """Where users' queries run: the site's backend, sandboxed if it is the embedded store.
 
-        Created on first use, so that under gunicorn each worker starts its evaluators
-        after the fork.
+        Created on first use, so that each server worker process starts its own
+        evaluators once it runs.
         """
         with self._lock:
             if self._backend is None:
@@ -112,12 +113,20 @@ def _set_up(state: BlueprintSetupState) -> None:
     assert isinstance(app, Flask)
     app.extensions["lod.sparql"] = Endpoint.for_site(site_of(app))
     if not logger.handlers and not logging.getLogger().handlers:
-        # Nothing configured logging (gunicorn only configures its own loggers): the
-        # query log goes to standard error, next to gunicorn's.
+        # Nothing configured logging (the server only configures its own loggers): the
+        # query log goes to standard error, next to the server's.
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+def start_evaluators(app: Flask) -> None:
+    """Start this process's query evaluators now, so the first query does not wait for one.
+
+    For server worker processes; the test client and ``--dev`` start them on first use.
+    """
+    endpoint_of(app).backend()
 
 
 def endpoint_of(app: Flask) -> Endpoint:
@@ -135,6 +144,7 @@ def sparql() -> Response:
     max_bytes = state.stated.max_query_bytes
     try:
         if request.method == "POST" and (request.content_length or 0) > max_bytes:
+            _discard_body(request.content_length or 0)
             raise ProtocolError(
                 413, f"the request body is larger than this endpoint's limit of {max_bytes} bytes"
             )
@@ -160,6 +170,19 @@ def sparql() -> Response:
     response, rows = _run(state, parsed)
     _log(started, response, parsed, rows)
     return response
+
+
+def _discard_body(length: int) -> None:
+    """Read and drop a body we refuse, so the client finishes sending and reads our 413.
+
+    Closing the connection on a client still sending makes most clients (Python's
+    ``http.client`` among them) fail with a broken pipe instead of showing the answer.
+    Bodies above ``_MAX_DISCARDED`` bytes are not read: those clients see the reset.
+    """
+    if length > _MAX_DISCARDED:
+        return
+    while request.stream.read(1 << 16):
+        pass
 
 
 def _run(state: Endpoint, parsed: QueryRequest) -> tuple[Response, int | None]:

@@ -1,0 +1,125 @@
+"""Replay whole responses that cannot change within a build, without running Flask.
+
+Documents (``/doc/...``) and the ``303`` redirects to them depend only on the build, the
+path, the query string and the request's ``Accept`` and ``Accept-Language`` headers. The
+first such response is rendered by the Flask app as usual; the view marks it with
+:func:`mark_replayable`, and this WSGI middleware keeps its status, headers and bytes.
+Later requests with the same key get those bytes back straight from a dictionary, which
+is what makes a dereference cost about as much as serving a static file.
+
+Requests the cache does not answer go to the app unchanged: any method other than GET,
+conditional and range requests (so that ``304``, ``206`` and ``412`` keep coming from
+Werkzeug's one implementation of RFC 9110), and every response not marked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+_MARK = "lod_publisher.replayable"
+# Request headers whose presence means the answer may not be the plain stored one.
+_PASS_THROUGH_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_RANGE",
+    "HTTP_RANGE",
+)
+_REPLAYABLE_STATUSES = ("200", "303")
+
+
+def mark_replayable() -> None:
+    """Declare the current response immutable for this build (for its path and headers)."""
+    request.environ[_MARK] = True
+
+
+@dataclass(frozen=True)
+class _Stored:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class ResponseCache:
+    """WSGI middleware keeping marked responses, least recently used evicted.
+
+    Bounded both by entries and by bytes, per process; nothing is shared between workers.
+    """
+
+    def __init__(
+        self, app: WSGIApplication, max_entries: int = 4096, max_bytes: int = 64 << 20
+    ) -> None:
+        self.app = app
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, ...], _Stored] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET" or any(
+            header in environ for header in _PASS_THROUGH_HEADERS
+        ):
+            return self.app(environ, start_response)
+        key = (
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_ACCEPT", ""),
+            environ.get("HTTP_ACCEPT_LANGUAGE", ""),
+        )
+        with self._lock:
+            stored = self._entries.get(key)
+            if stored is not None:
+                self._entries.move_to_end(key)
+        if stored is not None:
+            start_response(stored.status, list(stored.headers))
+            return [stored.body]
+        return self._render(key, environ, start_response)
+
+    def _render(
+        self, key: tuple[str, ...], environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        seen: dict[str, Any] = {}
+
+        def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen["status"], seen["headers"] = status, list(headers)
+            return start_response(status, headers, exc_info)
+
+        chunks = self.app(environ, remember)
+        status = str(seen.get("status", ""))
+        if not environ.get(_MARK) or not status.startswith(_REPLAYABLE_STATUSES):
+            return chunks
+        try:
+            body = b"".join(chunks)
+        finally:
+            close: Callable[[], None] | None = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        self._store(key, _Stored(status, seen["headers"], body))
+        return [body]
+
+    def _store(self, key: tuple[str, ...], stored: _Stored) -> None:
+        if len(stored.body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous.body)
+            self._entries[key] = stored
+            self._bytes += len(stored.body)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._entries)
