@@ -23,6 +23,7 @@ from lod_publisher.formats import by_key
 from lod_publisher.releases import Release
 from lod_publisher.settings import Settings
 from lod_publisher.store.backend import QueryLimits
+from lod_publisher.store.embedded import EmbeddedBackend
 from lod_publisher.store.sandbox import SandboxedBackend
 
 pytestmark = pytest.mark.server
@@ -190,7 +191,9 @@ def test_evaluators_run_without_network_where_the_kernel_allows(limited: Server)
 
 
 def test_an_evaluator_that_died_while_idle_is_replaced(release: Release) -> None:
-    backend = SandboxedBackend(release.store_path, evaluators=1)
+    backend = SandboxedBackend(
+        release.store_path, EmbeddedBackend.open(release.store_path), evaluators=1
+    )
     try:
         limits = QueryLimits(timeout=20, max_rows=10)
         assert backend.execute("ASK {}", by_key("srj"), limits=limits).payload.endswith(b"true}")

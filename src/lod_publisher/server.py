@@ -16,6 +16,7 @@ from flask import Flask
 from granian.constants import Interfaces
 from granian.server import Server
 
+# Imported before the workers are forked, so that they share these modules' memory.
 from lod_publisher.releases import current_release
 from lod_publisher.settings import Settings, as_environ
 from lod_publisher.web import create_app

@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
-
-from rdflib import Graph
-from rdflib.term import Node
+from typing import TYPE_CHECKING, Protocol
 
 from lod_publisher.errors import LodError
 from lod_publisher.formats import Format
 
-Solution = dict[str, Node]
+if TYPE_CHECKING:  # only annotations: evaluator processes never load rdflib
+    from rdflib import Graph
+    from rdflib.term import Node
+
+Solution = dict[str, "Node"]
 
 
 class QueryForm(Enum):

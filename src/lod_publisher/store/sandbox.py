@@ -4,7 +4,7 @@ pyoxigraph 0.5 has no query timeout, and a query under way cannot be interrupted
 Python: an aggregate over a cartesian product yields nothing until it is done. So each
 server process keeps a small pool of evaluator processes, started once and reused (no
 process is started per query). An evaluator opens the store read-only, runs
-:meth:`EmbeddedBackend.execute` (sealed, rows capped) and sends back the bytes pyoxigraph
+:func:`lod_publisher.store.execution.execute` (sealed, rows capped) and sends back the bytes pyoxigraph
 serialized, over a pipe. At the deadline the server kills it with SIGKILL, answers
 :class:`QueryTimeout` and starts a replacement; other requests are answered meanwhile by
 the other evaluators and server processes.
@@ -36,10 +36,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyoxigraph as ox
-from rdflib import Graph
 
 from lod_publisher import sealing
 from lod_publisher.errors import QueryError
@@ -48,6 +47,7 @@ from lod_publisher.sealing import QueryRefusedError
 from lod_publisher.store.backend import (
     NO_LIMITS,
     PUBLISHED_DATASET,
+    Backend,
     DatasetSpec,
     EngineError,
     QueryLimits,
@@ -55,7 +55,10 @@ from lod_publisher.store.backend import (
     QueryTimeout,
     Solution,
 )
-from lod_publisher.store.embedded import EmbeddedBackend
+from lod_publisher.store.execution import execute
+
+if TYPE_CHECKING:  # evaluators import this module: keep rdflib out of them
+    from rdflib import Graph
 
 logger = logging.getLogger(__name__)
 
@@ -295,10 +298,13 @@ class SandboxedBackend:
     users' queries in the pool and keeps every field of :class:`QueryLimits`.
     """
 
-    def __init__(self, store_path: Path, evaluators: int = 4, memory_mib: int = 2048) -> None:
+    def __init__(
+        self, store_path: Path, local: Backend, evaluators: int = 4, memory_mib: int = 2048
+    ) -> None:
+        """``local``: the same store opened in this process, for the site's own queries."""
         self.store_path = store_path
         self.memory_mib = memory_mib
-        self._local = EmbeddedBackend.open(store_path)
+        self._local = local
         self._pool = EvaluatorPool(store_path, evaluators, memory_mib)
         self._warned = False
         atexit.register(self.close)
@@ -432,9 +438,10 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _answer(backend: EmbeddedBackend, job: _Job) -> tuple[Any, ...]:
+def _answer(store: ox.Store, job: _Job) -> tuple[Any, ...]:
     try:
-        result = backend.execute(
+        result = execute(
+            store,
             job.query,
             by_key(job.format_key),
             DatasetSpec(job.default_graphs, job.named_graphs),
@@ -467,7 +474,7 @@ def main(argv: list[str]) -> None:
     channel_in = sys.stdin.buffer
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
-        backend = EmbeddedBackend(ox.Store.read_only(store_path))
+        store = ox.Store.read_only(store_path)
     except OSError as exc:
         _send(channel_out, ("failed", f"cannot open the store {store_path}: {exc}"))
         return
@@ -481,7 +488,7 @@ def main(argv: list[str]) -> None:
     try:
         _send(channel_out, ("ready", isolated))
         while (job := _receive(channel_in)) is not None:
-            _send(channel_out, _answer(backend, job))
+            _send(channel_out, _answer(store, job))
     except BrokenPipeError:  # the server gave up on us (or stopped): nobody to answer
         os._exit(0)
 

@@ -45,7 +45,7 @@ blueprint = Blueprint("sparql", __name__)
 logger = logging.getLogger(__name__)
 
 PATH = "/sparql"
-EVALUATORS_PER_PROCESS = 4  # started only as concurrent queries need them
+EVALUATORS_PER_PROCESS = 2  # one at worker start, one more when two queries overlap
 _MAX_DISCARDED = 64 << 20  # largest refused body read to its end (see _discard_body)
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 MAX_ROWS_HEADER = "X-SPARQL-MaxRows"  # as Virtuoso names it, so clients that know it react
@@ -83,6 +83,7 @@ class Endpoint:
                 if isinstance(self.site.backend, EmbeddedBackend):
                     self._backend = SandboxedBackend(
                         self.site.release.store_path,
+                        self.site.backend,
                         EVALUATORS_PER_PROCESS,
                         self.site.settings.query_memory,
                     )
