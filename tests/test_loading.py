@@ -6,11 +6,14 @@ each under its own base IRI, so tests can share a store without seeing each othe
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pyoxigraph as ox
 import pytest
@@ -235,3 +238,60 @@ def test_load_command(oxigraph_writable: StoreServer, build_dir: Path, base: str
     failed = runner.invoke(load_command, ["--endpoint", "http://127.0.0.1:1/store", "--build-dir", str(build_dir)])  # fmt: skip
     assert failed.exit_code == 1
     assert "cannot reach" in failed.output
+
+
+class _FailingGraphStore(http.server.BaseHTTPRequestHandler):
+    """A Graph Store that refuses one graph's PUT and records every request it gets."""
+
+    failing: ClassVar[str] = ""
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def _answer(self) -> None:
+        graph = parse_qs(urlsplit(self.path).query).get("graph", [""])[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.seen.append((self.command, graph))
+        status = 500 if self.command == "PUT" and graph == self.failing else 204
+        if self.command == "GET":
+            status = 404  # no previous load
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_failed_graph_stops_the_load_before_the_manifest(base: str, tmp_path: Path) -> None:
+    graphs = {f"id/excerpt/s-{n:03}": [(f"id/e{n}", "p", f'"{n}"')] for n in range(40)}
+    release = make_release(tmp_path / "r", base, graphs)
+    failing = base + "id/excerpt/s-010"
+    handler = type("Handler", (_FailingGraphStore,), {"failing": failing, "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/store"
+        with pytest.raises(RemoteError, match="s-010"):
+            load(release, url, connections=4, timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    sent = [graph for method, graph in handler.seen if method == "PUT"]
+    layout = StoreLayout(base)
+    assert layout.manifest not in sent and layout.merged not in sent
+    assert failing in sent
+    # Graphs go in order, at most 4 at a time: nothing far beyond the failure was started.
+    assert len(sent) <= 11 + 4

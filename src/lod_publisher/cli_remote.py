@@ -42,6 +42,13 @@ _BUILD_DIR = SPECS_BY_NAME["build_dir"]
     help="Triples per request; a blank node's statements are never split across requests.",
 )
 @click.option(
+    "--connections",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Graphs sent at once, each over its own connection.",
+)
+@click.option(
     "--build-dir",
     "build_dir",
     default=None,
@@ -53,6 +60,7 @@ def load(
     password: str | None,
     timeout: float,
     chunk_triples: int,
+    connections: int,
     **overrides: Any,
 ) -> None:
     """Load the published build into a remote store, replacing it graph by graph."""
@@ -66,6 +74,7 @@ def load(
             credentials=credentials,
             timeout=timeout,
             chunk_triples=chunk_triples,
+            connections=connections,
             log=click.echo,
         )
     except LodError as exc:
