@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from tests.conftest import PROJECT, project_settings
 
+from lod_publisher import build as build_module
 from lod_publisher.build import build
 from lod_publisher.cli import main
 from lod_publisher.errors import BuildError
@@ -177,3 +178,33 @@ def test_release_holds_store_dumps_manifest_and_reports(
     }
     assert release.manifest["base_uri"] == settings.base_uri
     assert all(len(d["sha256"]) == 64 and d["statements"] > 0 for d in release.manifest["dumps"])
+
+
+def test_large_data_validates_in_batches_unless_it_has_blank_subjects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above BATCHED_ABOVE the batches run, with pySHACL's findings; the load phase sees
+    blank-node subjects in data graphs and then keeps the whole-graph path."""
+    monkeypatch.setattr(build_module, "BATCHED_ABOVE", 0)
+    project = copy_project(tmp_path / "project")
+    fixture = next(f for f in BROKEN if f.name.startswith("15-"))  # a SHACL-stage failure
+    shutil.copy(fixture, project / INSTALLED_AS)
+    said: list[str] = []
+    with pytest.raises(BuildError) as batched:
+        build_module.check(
+            project_settings(tmp_path / "b1", 8080, source_dir=project), None, said.append
+        )
+    assert "validate: SHACL in batches of focus nodes" in said
+    blank = project / "data" / "zz-blank.trig"
+    blank.write_text(
+        "<id/excerpt/leusden-2025-01> { [] <http://www.w3.org/2000/01/rdf-schema#comment> "
+        '"a blank subject"@en . }\n',
+        encoding="utf-8",
+    )
+    said.clear()
+    with pytest.raises(BuildError) as whole:
+        build_module.check(
+            project_settings(tmp_path / "b2", 8080, source_dir=project), None, said.append
+        )
+    assert "validate: SHACL on the whole data graph" in said
+    assert str(whole.value) == str(batched.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -23,7 +24,14 @@ from lod_publisher.sources import SourceFile, discover, read_quads
 from lod_publisher.store.embedded import EmbeddedBackend, write_store
 from lod_publisher.uris import UriPolicy
 from lod_publisher.validation import Finding, ValidationReport, validate
-from lod_publisher.validation_scale import batching_problems, locality_problems, validate_batched
+from lod_publisher.validation_compile import ShapeCompiler, compile_problems, compiled_candidates
+from lod_publisher.validation_scale import (
+    _focus_candidates,
+    _without_sparql,
+    batching_problems,
+    locality_problems,
+    validate_batched,
+)
 
 BROKEN = sorted((Path(__file__).parent / "fixtures" / "broken").glob("*"))
 BASE = "http://127.0.0.1:8080/"
@@ -73,20 +81,29 @@ def _loadable(fixture: Path, policy: UriPolicy) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The shipped data with every loadable broken fixture, in one in-memory store."""
+
+    policy: UriPolicy
+    backend: EmbeddedBackend
+    shapes: Graph
+    ontology: Graph
+    fixtures: list[Path]
+
+
 @pytest.fixture(scope="module")
-def reports(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[ValidationReport, ValidationReport, list[Path]]:
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     policy = UriPolicy(BASE)
     folder = tmp_path_factory.mktemp("scale")
     project = folder / "project"
     for part in ("ontology", "shapes", "data"):
         shutil.copytree(PROJECT / part, project / part)
-    loaded = []
+    fixtures = []
     for fixture in BROKEN:
         if _loadable(fixture, policy):
             shutil.copy(fixture, project / "data" / f"zz-{fixture.name}")
-            loaded.append(fixture)
+            fixtures.append(fixture)
     (project / "data" / "zz-sparql.trig").write_text(SPARQL_CASES, encoding="utf-8")
 
     def quads() -> Iterator[ox.Quad]:
@@ -96,10 +113,17 @@ def reports(
     backend = EmbeddedBackend(write_store(None, quads()))
     shapes: Graph = backend.construct(queries.graph_triples(policy.shapes_graph))
     ontology: Graph = backend.construct(queries.graph_triples(policy.ontology_graph))
-    data = backend.construct(queries.data_graph_triples(policy))
-    whole = validate(data, shapes, ontology)
-    batched = validate_batched(backend.store, policy, shapes, ontology, batch_size=50)
-    return whole, batched, loaded
+    return Loaded(policy, backend, shapes, ontology, fixtures)
+
+
+@pytest.fixture(scope="module")
+def reports(loaded: Loaded) -> tuple[ValidationReport, ValidationReport, list[Path]]:
+    data = loaded.backend.construct(queries.data_graph_triples(loaded.policy))
+    whole = validate(data, loaded.shapes, loaded.ontology)
+    batched = validate_batched(
+        loaded.backend.store, loaded.policy, loaded.shapes, loaded.ontology, batch_size=50
+    )
+    return whole, batched, loaded.fixtures
 
 
 def test_the_shapes_look_only_one_hop() -> None:
@@ -167,3 +191,37 @@ def test_each_broken_fixture_gets_the_same_findings(
     assert sorted(theirs) == sorted(mine)
     if "expect: Violation" in text:
         assert mine, "a SHACL-stage fixture must produce findings"
+
+
+SPARQL_COMPONENT = "http://www.w3.org/ns/shacl#SPARQLConstraintComponent"
+
+
+def test_compiled_queries_find_every_focus_node_with_a_core_finding(
+    loaded: Loaded, reports: tuple[ValidationReport, ValidationReport, list[Path]]
+) -> None:
+    whole, _, _ = reports
+    store = loaded.backend.store
+    assert compile_problems(store, loaded.policy) == []
+    candidates, unsupported = compiled_candidates(
+        store, loaded.policy, _without_sparql(loaded.shapes)
+    )
+    assert unsupported == set()
+    flagged = {f.focus for f in whole.findings if f.constraint != SPARQL_COMPONENT}
+    assert flagged <= set(candidates)
+    # ... and they prune: most focus nodes of the shipped data conform.
+    assert len(candidates) < len(_focus_candidates(store, loaded.policy, loaded.shapes)) / 4
+
+
+def test_the_equivalence_check_catches_a_compiler_that_forgets_sh_class(
+    loaded: Loaded,
+    reports: tuple[ValidationReport, ValidationReport, list[Path]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The comparison above can fail: compile sh:class as "never violated" and it does."""
+    whole, _, _ = reports
+    monkeypatch.setattr(ShapeCompiler, "_not_instance_of", lambda self, node, cls: "false")
+    weakened = validate_batched(
+        loaded.backend.store, loaded.policy, loaded.shapes, loaded.ontology, batch_size=50
+    )
+    missing = set(map(_key, whole.findings)) - set(map(_key, weakened.findings))
+    assert any(key[6].endswith("ClassConstraintComponent") for key in missing)

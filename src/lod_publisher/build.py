@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from lod_publisher.stats import compute
 from lod_publisher.store.embedded import EmbeddedBackend, write_store
 from lod_publisher.uris import UriPolicy
 from lod_publisher.validation import ValidationReport, validate
-from lod_publisher.validation_scale import BATCHED_ABOVE, batching_problems, validate_batched
+from lod_publisher.validation_scale import BATCHED_ABOVE, locality_problems, validate_batched
 from lod_publisher.void import void_graph
 
 ARTICLES_FOLDER = Path("data") / "articles"
@@ -70,11 +71,17 @@ def check(settings: Settings, store_path: Path | None = None, say: Say = _quiet)
         graph_files: dict[str, set[Path]] = defaultdict(set)
         say(f"load: parsing {len(files)} files")
 
+        system = {policy.ontology_graph, policy.shapes_graph}
+        blank_subjects = False  # in data graphs: they keep validation on the whole graph
+
         def all_quads() -> Iterator[ox.Quad]:
-            nonlocal loaded
+            nonlocal loaded, blank_subjects
             for source in files:
                 for quad in read_quads(source, policy):
-                    graph_files[str(quad.graph_name.value)].add(source.path)  # type: ignore[union-attr]
+                    graph = str(quad.graph_name.value)  # type: ignore[union-attr]
+                    graph_files[graph].add(source.path)
+                    if isinstance(quad.subject, ox.BlankNode) and graph not in system:
+                        blank_subjects = True
                     loaded += 1
                     if loaded % 1_000_000 == 0:
                         say(f"load: {loaded:,} statements")
@@ -90,7 +97,7 @@ def check(settings: Settings, store_path: Path | None = None, say: Say = _quiet)
     problems = _provenance_problems(backend, policy, settings.source_dir, graph_files)
     if problems:
         raise BuildError("\n".join(str(p) for p in problems))
-    report = _validate_store(backend, policy, loaded, say)
+    report = _validate_store(backend, policy, loaded, blank_subjects, say)
     if not report.conforms:
         data_files = [f.path for f in files if f.role == "data"]
         located = "\n\n".join(
@@ -113,7 +120,11 @@ def _where(paths: list[Path], iri: str, policy: UriPolicy) -> str:
 
 
 def _validate_store(
-    backend: EmbeddedBackend, policy: UriPolicy, statements: int, say: Say = _quiet
+    backend: EmbeddedBackend,
+    policy: UriPolicy,
+    statements: int,
+    blank_subjects: bool,
+    say: Say = _quiet,
 ) -> ValidationReport:
     """pySHACL on the whole data graph, or, above ``BATCHED_ABOVE`` statements, in batches.
 
@@ -122,13 +133,15 @@ def _validate_store(
     """
     shapes = backend.construct(queries.graph_triples(policy.shapes_graph))
     ontology = backend.construct(queries.graph_triples(policy.ontology_graph))
-    if statements > BATCHED_ABOVE and not batching_problems(backend.store, policy, shapes):
+    if statements > BATCHED_ABOVE and not blank_subjects and not locality_problems(shapes):
         say("validate: SHACL in batches of focus nodes")
 
         def progress(done: int, total: int) -> None:
             say(f"validate: {done:,}/{total:,} focus nodes")
 
-        return validate_batched(backend.store, policy, shapes, ontology, progress)
+        return validate_batched(
+            backend.store, policy, shapes, ontology, progress, blank_subjects=False
+        )
     say("validate: SHACL on the whole data graph")
     data = backend.construct(queries.data_graph_triples(policy))
     return validate(data, shapes, ontology)
@@ -136,6 +149,15 @@ def _validate_store(
 
 def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _rows(backend: EmbeddedBackend, query: str) -> Iterator[dict[str, str]]:
+    """A SELECT's solutions as plain strings: no rdflib terms for 100,000s of rows."""
+    results = backend.store.query(query)
+    assert isinstance(results, ox.QuerySolutions)
+    names = [v.value for v in results.variables]
+    for solution in results:
+        yield {name: term.value for name in names if (term := solution[name]) is not None}
 
 
 def _provenance_problems(
@@ -151,36 +173,41 @@ def _provenance_problems(
         path = min(graph_files.get(graph, {source_dir / "data"}))
         return SourceError(path, reason, first_line_mentioning(path, graph, policy))
 
-    for row in backend.select(queries.provenance_by_graph(policy)):
-        if str(row["kind"]) == "none":
-            graph = str(row["g"])
-            problems.append(
-                error(
-                    graph,
-                    f"graph <{policy.relative(graph)}> ({row['size']} statements) has no "
-                    "documented source: describe it in <graph/sources> as a com:Excerpt with "
-                    "com:text and prov:wasQuotedFrom, or give it prov:wasDerivedFrom",
-                )
+    undocumented = sorted(
+        (row["g"], row["size"])
+        for row in _rows(backend, queries.provenance_by_graph(policy))
+        if row["kind"] == "none"
+    )
+    for graph, size in undocumented:
+        problems.append(
+            error(
+                graph,
+                f"graph <{policy.relative(graph)}> ({size} statements) has no "
+                "documented source: describe it in <graph/sources> as a com:Excerpt with "
+                "com:text and prov:wasQuotedFrom, or give it prov:wasDerivedFrom",
             )
-    article_texts: dict[str, str | None] = {}
-    for row in backend.select(queries.excerpts(policy)):
-        article = str(row["article"])
-        slug = article.rstrip("/").rsplit("/", 1)[-1]
-        text_file = source_dir / ARTICLES_FOLDER / f"{slug}.txt"
-        if article not in article_texts:
-            article_texts[article] = (
-                _normalise(text_file.read_text(encoding="utf-8")) if text_file.is_file() else None
-            )
-        article_text = article_texts[article]
-        excerpt = str(row["excerpt"])
-        if article_text is None:
+        )
+
+    # Excerpts come sorted by IRI, which mostly groups them by article: a small cache of
+    # article texts keeps memory flat however many articles there are.
+    @lru_cache(maxsize=64)
+    def article_text(text_file: Path) -> str | None:
+        return _normalise(text_file.read_text(encoding="utf-8")) if text_file.is_file() else None
+
+    articles = source_dir / ARTICLES_FOLDER
+    for row in _rows(backend, queries.excerpts(policy)):
+        slug = row["article"].rstrip("/").rsplit("/", 1)[-1]
+        text_file = articles / f"{slug}.txt"
+        text = article_text(text_file)
+        excerpt = row["excerpt"]
+        if text is None:
             problems.append(error(excerpt, f"article text {text_file} is missing"))
-        elif _normalise(str(row["text"])) not in article_text:
+        elif _normalise(row["text"]) not in text:
             problems.append(
                 error(
                     excerpt,
                     f"com:text of <{policy.relative(excerpt)}> is not found verbatim in "
-                    f"{text_file}: {str(row['text'])[:80]!r}",
+                    f"{text_file}: {row['text'][:80]!r}",
                 )
             )
     return problems

@@ -8,7 +8,8 @@ build), so the published default graph is a true RDF merge without duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -50,13 +51,25 @@ def write_store(path: Path | None, quads: Iterable[ox.Quad]) -> ox.Store:
     triples, each once, however many sentence graphs state it.
     """
     store = ox.Store(None if path is None else str(path))
-    store.bulk_extend(quads)
-    store.flush()
-    merged = store.query("CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
-    assert isinstance(merged, ox.QueryTriples)
-    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object) for t in merged)
+    merged = _with_merge(quads)
+    for first in merged:  # one bulk load per chunk: the loader buffers a whole call
+        store.bulk_extend(itertools.chain((first,), itertools.islice(merged, LOAD_CHUNK - 1)))
     store.flush()
     return store
+
+
+LOAD_CHUNK = 100_000  # quads per bulk load: the loader holds about 1.3 KB each in memory
+
+
+def _with_merge(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
+    """Each quad, then its triple in the default graph: one pass, no re-reading the store.
+
+    The bulk loader keeps each quad once, so a triple stated in many graphs is merged.
+    """
+    for quad in quads:
+        yield quad
+        if not isinstance(quad.graph_name, ox.DefaultGraph):
+            yield ox.Quad(quad.subject, quad.predicate, quad.object)
 
 
 class EmbeddedBackend:
