@@ -417,7 +417,8 @@ def virtuoso_bulk_load(folder: Path, layout: Path, commands: list[str]) -> None:
         "SELECT ll_file, ll_error FROM DB.DBA.LOAD_LIST WHERE ll_error IS NOT NULL;\n"
     )
     command = ["isql-vt", found.group(1), "dba", "dba"]
-    commands.append(shlex.join(command) + " < " + shlex.quote(script.replace("\n", " ")))
+    lines = " ".join(shlex.quote(line) for line in script.splitlines())
+    commands.append(f"printf '%s\\n' {lines} | {shlex.join(command)}")
     done = subprocess.run(command, input=script, capture_output=True, text=True, timeout=3600, check=True)  # fmt: skip
     # isql goes on after an error; a file that failed to load is listed by the last SELECT.
     if "*** Error" in done.stdout or "\n0 Rows." not in done.stdout:

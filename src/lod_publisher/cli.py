@@ -11,8 +11,6 @@ from typing import Any, TypeVar
 import click
 
 from lod_publisher import formats
-from lod_publisher.build import build as run_build
-from lod_publisher.build import check
 from lod_publisher.cli_remote import load as load_command
 from lod_publisher.errors import LodError, QueryError
 from lod_publisher.releases import current_release
@@ -21,7 +19,6 @@ from lod_publisher.stats import compute, format_stats
 from lod_publisher.store.backend import DatasetSpec, QueryForm, query_form
 from lod_publisher.store.embedded import EmbeddedBackend
 from lod_publisher.uris import UriPolicy
-from lod_publisher.validation import format_report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +62,8 @@ def build(**overrides: Any) -> None:
     def say(line: str) -> None:
         click.echo(f"[{time.monotonic() - started:8.1f}s] {line}", err=True)
 
+    from lod_publisher.build import build as run_build  # pySHACL: only for these commands
+
     try:
         release = run_build(settings, say)
     except LodError as exc:
@@ -90,6 +89,9 @@ def build(**overrides: Any) -> None:
 def validate(**overrides: Any) -> None:
     """Check syntax, provenance and SHACL shapes; print the report; exit 1 on a violation."""
     settings = _settings(**overrides)
+    from lod_publisher.build import check
+    from lod_publisher.validation import format_report
+
     try:
         checked = check(settings)
     except LodError as exc:
