@@ -7,6 +7,7 @@ the HTML page is built from the same object (web/entity_view.py).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from rdflib import DCTERMS, FOAF, OWL, RDF, RDFS, Graph, Literal, Namespace, URIRef
@@ -17,6 +18,9 @@ from lod_publisher.store.backend import Backend
 from lod_publisher.uris import PROV, SCHEMA, UriPolicy
 
 DATA_LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+# A statement restated in many sentences (a hub's label, in every sentence that names it:
+# thousands at 1M triples) cites the first of them, by IRI; the rest are in SPARQL.
+SOURCES_PER_STATEMENT = 20
 VOID = Namespace("http://rdfs.org/ns/void#")
 PROV_NS = Namespace(PROV)
 SCHEMA_NS = Namespace(SCHEMA)
@@ -42,6 +46,29 @@ class Description:
     sources: tuple[Source, ...]
     sentence_statements: Graph | None  # for an excerpt: what the sentence states
     schema_types: tuple[str, ...]  # schema.org classes, for the page's embedded JSON-LD
+    incoming_total: int = 0  # statements pointing at the resource, all of them
+    incoming_listed: int | None = None  # how many the description lists, if not all
+    statements_cut: int = 0  # statements stated in more sentences than they cite
+
+    def sources_note(self) -> str | None:
+        """Says that some statements cite only some of the sentences stating them."""
+        if not self.statements_cut:
+            return None
+        return (
+            f"{self.statements_cut:,} statement(s) are stated in more than "
+            f"{SOURCES_PER_STATEMENT} sentences; each cites the first {SOURCES_PER_STATEMENT} "
+            "by IRI. The named graph of every sentence is in the SPARQL endpoint."
+        )
+
+    def incoming_note(self, endpoint: str) -> str | None:
+        """Says that the description lists only some of the statements pointing here."""
+        if self.incoming_listed is None:
+            return None
+        return (
+            f"Lists {self.incoming_listed:,} of the {self.incoming_total:,} statements that "
+            f"point at <{self.iri}>: those from an IRI, first by property and then by "
+            f"subject. The SPARQL endpoint <{endpoint}> answers all of them."
+        )
 
     @property
     def subject(self) -> URIRef:
@@ -59,6 +86,9 @@ class Description:
         graph.add((doc, DCTERMS.license, URIRef(DATA_LICENSE)))
         graph.add((doc, VOID.inDataset, URIRef(policy.dataset)))
         graph.add((doc, DCTERMS.modified, modified))
+        for note in (self.incoming_note(policy.base + "sparql"), self.sources_note()):
+            if note is not None:
+                graph.add((doc, RDFS.comment, Literal(note, lang="en")))
         text_property = URIRef(policy.term("text"))
         for source in self.sources:
             excerpt, article = URIRef(source.excerpt), URIRef(source.article)
@@ -72,13 +102,32 @@ class Description:
         return graph
 
 
-def describe(backend: Backend, policy: UriPolicy, iri: str) -> Description | None:
-    """The description of ``iri``, or None when the dataset knows nothing about it."""
+def describe(
+    backend: Backend, policy: UriPolicy, iri: str, incoming_limit: int = queries.INCOMING_LIMIT
+) -> Description | None:
+    """The description of ``iri``, or None when the dataset knows nothing about it.
+
+    A resource pointed at by more than ``incoming_limit`` statements (a hub) lists the
+    first ``incoming_limit`` from IRIs, by predicate and subject, and says so.
+    """
     if not backend.ask(queries.is_known(iri)):
         return None
-    graph = backend.construct(queries.describe(iri))
+    total = int(backend.select(queries.incoming_count(iri))[0]["n"])  # type: ignore[call-overload]
+    chosen: list[queries.Pair] | None = None
+    if total > incoming_limit:
+        pairs = {(str(r["p"]), str(r["s"])) for r in backend.select(queries.incoming_pairs(iri))}
+        chosen = [(s, p) for p, s in sorted(pairs)[:incoming_limit]]
+    graph = backend.construct(queries.describe(iri, chosen))
     sources: dict[str, dict[str, object]] = {}
-    for row in backend.select(queries.statement_sources(policy, iri)):
+    rows = backend.select(queries.statement_sources(policy, iri, chosen))
+    cited: dict[tuple[Node, Node, Node], int] = defaultdict(int)
+    cut: set[tuple[Node, Node, Node]] = set()
+    for row in sorted(rows, key=lambda r: str(r["excerpt"])):
+        statement = (row["s"], row["p"], row["o"])
+        if cited[statement] == SOURCES_PER_STATEMENT:
+            cut.add(statement)
+            continue
+        cited[statement] += 1
         excerpt = str(row["excerpt"])
         entry = sources.setdefault(
             excerpt,
@@ -91,7 +140,7 @@ def describe(backend: Backend, policy: UriPolicy, iri: str) -> Description | Non
                 "statements": set(),
             },
         )
-        entry["statements"].add((row["s"], row["p"], row["o"]))  # type: ignore[attr-defined]
+        entry["statements"].add(statement)  # type: ignore[attr-defined]
     ordered = sorted(sources.items(), key=lambda item: (str(item[1]["article"]), item[0]))
     built = tuple(
         Source(
@@ -107,7 +156,16 @@ def describe(backend: Backend, policy: UriPolicy, iri: str) -> Description | Non
     )
     stated = backend.construct(queries.excerpt_statements(iri))
     schema_types = tuple(str(r["type"]) for r in backend.select(queries.schema_org_types(iri)))
-    return Description(iri, graph, built, stated if len(stated) else None, schema_types)
+    return Description(
+        iri,
+        graph,
+        built,
+        stated if len(stated) else None,
+        schema_types,
+        total,
+        None if chosen is None else len(chosen),
+        len(cut),
+    )
 
 
 def _optional(node: Node | None) -> str | None:

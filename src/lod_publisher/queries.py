@@ -6,6 +6,8 @@ refuses anything that could end an IRI early.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lod_publisher.uris import PROV, SCHEMA, UriPolicy, sparql_iri
 
 
@@ -118,14 +120,52 @@ _LABEL_VALUES = "VALUES ?lp { " + " ".join(f"<{p}>" for p in LABEL_PROPERTIES) +
 _LABEL_FILTER = "FILTER(?lp IN (" + ", ".join(f"<{p}>" for p in LABEL_PROPERTIES) + "))"
 
 
-def describe(iri: str) -> str:
+# How many statements pointing at a resource its description lists (Pubby and LodView bound
+# theirs too). A hub is pointed at by thousands (8,950 at 1M generated triples, 44,924 at
+# 5M): no page can show them, and rendering them cost a worker hundreds of MB.
+INCOMING_LIMIT = 500
+
+Pair = tuple[str, str]  # (subject IRI, predicate IRI) of a statement pointing at a resource
+
+
+def incoming_count(iri: str) -> str:
+    return f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p {sparql_iri(iri)} }}"
+
+
+def all_incoming(iri: str) -> str:
+    """For readers: every statement pointing at ``iri``, in the order pages list them."""
+    return f"SELECT ?s ?p WHERE {{ ?s ?p {sparql_iri(iri)} }} ORDER BY ?p ?s"
+
+
+def incoming_pairs(iri: str) -> str:
+    """Subject and predicate of every statement pointing at ``iri`` from an IRI."""
+    return f"SELECT ?s ?p WHERE {{ ?s ?p {sparql_iri(iri)} FILTER(isIRI(?s)) }}"
+
+
+def _pairs_values(pairs: Sequence[Pair], subject: str, predicate: str) -> str:
+    rows = " ".join(f"({sparql_iri(s)} {sparql_iri(p)})" for s, p in pairs)
+    return f"VALUES ({subject} {predicate}) {{ {rows} }}"
+
+
+def describe(iri: str, incoming: Sequence[Pair] | None = None) -> str:
     """The description of one resource, as one CONSTRUCT over the merged default graph.
 
-    Its statements (and up to two levels of blank nodes under them), the statements
-    that point at it, and the labels of every resource they mention, predicates and
-    classes included.
+    Its statements (and up to two levels of blank nodes under them), the statements that
+    point at it (only those of ``incoming``, when given: see :data:`INCOMING_LIMIT`), and
+    the labels of every resource they mention, predicates and classes included.
     """
     e = sparql_iri(iri)
+    if incoming is None:
+        pointing = f"{{ ?s ?ip {e} }}"
+        pointing_labels = f"{{ ?labelled ?x {e} . ?labelled ?lp ?label . {_LABEL_FILTER} }}"
+        predicate_labels = f"{{ ?y ?labelled {e} }}"
+    else:  # VALUES drive these joins: a lookup per chosen statement
+        pointing = f"{{ {_pairs_values(incoming, '?s', '?ip')} ?s ?ip {e} }}"
+        pointing_labels = (
+            f"{{ {_pairs_values(incoming, '?labelled', '?x')} ?labelled ?x {e} . "
+            f"?labelled ?lp ?label . {_LABEL_FILTER} }}"
+        )
+        predicate_labels = f"{{ {_pairs_values(incoming, '?y', '?labelled')} }}"
     return f"""CONSTRUCT {{
   {e} ?p ?o . ?o ?b1p ?b1o . ?b1o ?b2p ?b2o .
   ?s ?ip {e} .
@@ -134,10 +174,10 @@ def describe(iri: str) -> str:
   {{ {e} ?p ?o .
      OPTIONAL {{ FILTER(isBlank(?o)) ?o ?b1p ?b1o .
                  OPTIONAL {{ FILTER(isBlank(?b1o)) ?b1o ?b2p ?b2o }} }} }}
-  UNION {{ ?s ?ip {e} }}
+  UNION {pointing}
   UNION {{ {e} ?x ?labelled . ?labelled ?lp ?label . {_LABEL_FILTER} }}
-  UNION {{ ?labelled ?x {e} . ?labelled ?lp ?label . {_LABEL_FILTER} }}
-  UNION {{ {{ {e} ?labelled ?x }} UNION {{ ?y ?labelled {e} }}
+  UNION {pointing_labels}
+  UNION {{ {{ {e} ?labelled ?x }} UNION {predicate_labels}
            ?labelled ?lp ?label . {_LABEL_FILTER} }}
   UNION {{ {e} ?x ?b . FILTER(isBlank(?b)) ?b ?labelled ?z .
            ?labelled ?lp ?label . {_LABEL_FILTER} }}
@@ -146,13 +186,24 @@ def describe(iri: str) -> str:
 }}"""
 
 
-def statement_sources(policy: UriPolicy, iri: str) -> str:
-    """For each statement about (or pointing at) ``iri``: the sentence graphs stating it."""
+def statement_sources(policy: UriPolicy, iri: str, incoming: Sequence[Pair] | None = None) -> str:
+    """For each statement about (or pointing at) ``iri``: the sentence graphs stating it.
+
+    With ``incoming``, only the statements pointing at ``iri`` that it lists.
+    """
     e = sparql_iri(iri)
+    if incoming is None:
+        statements = f"GRAPH ?excerpt {{ {{ {e} ?p ?o BIND({e} AS ?s) }} UNION {{ ?s ?p {e} BIND({e} AS ?o) }} }}"
+    else:
+        statements = (
+            f"{{ GRAPH ?excerpt {{ {e} ?p ?o }} BIND({e} AS ?s) }}\n"
+            f"  UNION {{ {_pairs_values(incoming, '?s', '?p')} GRAPH ?excerpt {{ ?s ?p {e} }} "
+            f"BIND({e} AS ?o) }}"
+        )
     return (
         _prefixes(policy)
         + f"""SELECT ?s ?p ?o ?excerpt ?text ?article ?articleLabel ?url ?published WHERE {{
-  GRAPH ?excerpt {{ {{ {e} ?p ?o BIND({e} AS ?s) }} UNION {{ ?s ?p {e} BIND({e} AS ?o) }} }}
+  {statements}
   ?excerpt com:text ?text ; prov:wasQuotedFrom ?article .
   OPTIONAL {{ ?article rdfs:label ?articleLabel FILTER(langMatches(lang(?articleLabel), "en")) }}
   OPTIONAL {{ ?article schema:url ?url }}

@@ -6,10 +6,12 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from rdflib import RDF, BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from lod_publisher import queries
 from lod_publisher.describe import WELL_KNOWN_LABELS, Description
 from lod_publisher.formats import Format
 from lod_publisher.labels import best_label, fallback_name, format_value
@@ -61,6 +63,15 @@ class Alternate:
 
 
 @dataclass(frozen=True)
+class IncomingNote:
+    """A hub's page lists some of the statements pointing at it; this links to all."""
+
+    listed: int
+    total: int
+    query_href: str
+
+
+@dataclass(frozen=True)
 class EntityView:
     iri: str
     title: str
@@ -68,7 +79,9 @@ class EntityView:
     types: tuple[Link, ...]
     properties: tuple[PropertyGroup, ...]
     incoming: tuple[PropertyGroup, ...]
+    incoming_note: IncomingNote | None
     sources: tuple[SourceNote, ...]
+    sources_note: str | None
     sentence_statements: tuple[tuple[Link, Link, Value], ...]
     alternates: tuple[Alternate, ...]
     schema_json: str
@@ -187,11 +200,20 @@ def build_entity_view(
         types=types,
         properties=groups(outgoing),
         incoming=groups(incoming),
+        incoming_note=_incoming_note(description),
         sources=tuple(source_notes),
+        sources_note=description.sources_note(),
         sentence_statements=statements,
         alternates=tuple(alternates),
         schema_json=_schema_org_json(description, title_link.text, page_url),
     )
+
+
+def _incoming_note(description: Description) -> IncomingNote | None:
+    if description.incoming_listed is None:
+        return None
+    query = urlencode({"query": queries.all_incoming(description.iri)})
+    return IncomingNote(description.incoming_listed, description.incoming_total, f"/sparql?{query}")
 
 
 def _schema_org_json(description: Description, name: str, page_url: str) -> str:
