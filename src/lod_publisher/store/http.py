@@ -55,6 +55,14 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
+class _Reset(Exception):  # noqa: N818 (a signal between two methods)
+    """The server reset or closed the connection before its answer was complete."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class Http:
     """HTTP/1.1 requests that never outlive a deadline and never leave the endpoint's host.
 
@@ -86,12 +94,19 @@ class Http:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        *,
+        repeatable: bool = False,
     ) -> Reply:
-        """Send one request (following allowed redirects); RemoteTimeout at the deadline."""
+        """Send one request (following allowed redirects); RemoteTimeout at the deadline.
+
+        ``repeatable``: the request may run twice with the same effect (a query, a PUT), so
+        a connection the server resets before answering is tried once more.
+        """
         seconds = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
         sent = {"User-Agent": USER_AGENT, **(headers or {})}
         authorized = False
+        retried = not repeatable
         if self.credentials and self._challenge:  # answer the last challenge up front
             sent["Authorization"] = self._authorization(method, url, self._challenge)
         for _ in range(6):
@@ -99,6 +114,11 @@ class Http:
                 reply = self._once(method, url, body, sent, deadline)
             except TimeoutError:
                 raise RemoteTimeout(f"{url} did not answer within {seconds:g} s", None) from None
+            except _Reset as reset:
+                if retried:
+                    raise RemoteError(reset.message) from None
+                retried = True
+                continue
             if reply.status in (301, 302, 303, 307, 308):
                 location = urljoin(url, reply.headers.get("location", ""))
                 if reply.status in (307, 308) and _origin(location) == _origin(url):
@@ -159,6 +179,8 @@ class Http:
             )
         except TimeoutError:
             raise
+        except (ConnectionResetError, http.client.RemoteDisconnected) as exc:
+            raise _Reset(f"{parts.scheme}://{parts.netloc} closed the connection: {exc}") from None
         except (OSError, http.client.HTTPException) as exc:
             raise RemoteError(
                 f"cannot reach {parts.scheme}://{parts.netloc}: {exc or type(exc).__name__}"

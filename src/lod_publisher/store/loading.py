@@ -237,7 +237,10 @@ class _GraphStore:
             headers["Accept"] = f"{NT}, text/turtle;q=0.5"
         with self._lock:
             self.requests += 1
-        reply = self.http.request(method, self._target(graph), body, headers)
+        # A POST appends: sent twice, its blank nodes would be added twice.
+        reply = self.http.request(
+            method, self._target(graph), body, headers, repeatable=method != "POST"
+        )
         if reply.status == 401:
             raise RemoteError(
                 f"{self.url} wants credentials to {method} graphs: give --user and --password "

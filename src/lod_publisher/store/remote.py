@@ -453,7 +453,7 @@ class RemoteBackend:
             query, dataset = pragmas + query, ()
         body = urlencode([("query", query), *dataset]).encode("ascii")
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": accept}
-        reply = self._http.request("POST", self.endpoint, body, headers, timeout)
+        reply = self._http.request("POST", self.endpoint, body, headers, timeout, repeatable=True)
         if 200 <= reply.status < 300:
             state = reply.headers.get("x-sql-state")
             if state is not None:  # Virtuoso's "anytime" answer: partial results
