@@ -434,6 +434,7 @@ class RemoteBackend:
 
     def close(self) -> None:
         self._record = None
+        self._http.close()
 
     # -- the request
 
