@@ -19,6 +19,7 @@ from tests.stores import StoreServer, start_oxigraph, start_virtuoso
 from tests.test_loading import make_release
 
 from lod_publisher import queries
+from lod_publisher.describe import cited_excerpts
 from lod_publisher.formats import by_key
 from lod_publisher.releases import Release
 from lod_publisher.store.embedded import EmbeddedBackend
@@ -124,10 +125,10 @@ def test_site_queries_answer_as_the_embedded_store(
     described = remote.construct(queries.describe(iri))
     assert len(described) > 0
     assert isomorphic(described, embedded.construct(queries.describe(iri)))
-    sources = queries.statement_sources(policy, iri)
-    expected = rows(embedded.select(sources))  # type: ignore[arg-type]
-    assert expected
-    assert rows(remote.select(sources)) == expected  # type: ignore[arg-type]
+    sources = queries.statement_excerpts(policy, iri)
+    expected = cited_excerpts(embedded.select(sources))
+    assert expected[0]
+    assert cited_excerpts(remote.select(sources)) == expected
     excerpt = queries.excerpt_statements(BASE + "id/excerpt/s-04199")
     assert isomorphic(remote.construct(excerpt), embedded.construct(excerpt))
     assert remote.ask(queries.is_known(BASE + "id/excerpt/s-00001"))

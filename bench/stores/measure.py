@@ -43,7 +43,7 @@ def workload(p: UriPolicy) -> dict[str, Callable[[Backend], object]]:
     return {
         "ask-known": lambda b: b.ask(queries.is_known(astana)),
         "describe-entity": lambda b: b.construct(queries.describe(astana)),
-        "statement-sources": lambda b: b.select(queries.statement_sources(p, astana)),
+        "statement-excerpts": lambda b: b.select(queries.statement_excerpts(p, astana)),
         "entities-per-class": lambda b: b.select(queries.entities_per_class(p)),
         "triple-count": lambda b: b.select(queries.triple_count()),
         "labels-of-all": lambda b: b.select(queries.labels_of_all()),

@@ -14,7 +14,7 @@ from rdflib import DCTERMS, FOAF, OWL, RDF, RDFS, Graph, Literal, Namespace, URI
 from rdflib.term import Node
 
 from lod_publisher import queries
-from lod_publisher.store.backend import Backend
+from lod_publisher.store.backend import Backend, Solution
 from lod_publisher.uris import PROV, SCHEMA, UriPolicy
 
 DATA_LICENSE = "https://creativecommons.org/licenses/by/4.0/"
@@ -118,54 +118,63 @@ def describe(
         pairs = {(str(r["p"]), str(r["s"])) for r in backend.select(queries.incoming_pairs(iri))}
         chosen = [(s, p) for p, s in sorted(pairs)[:incoming_limit]]
     graph = backend.construct(queries.describe(iri, chosen))
-    sources: dict[str, dict[str, object]] = {}
-    rows = backend.select(queries.statement_sources(policy, iri, chosen))
-    cited: dict[tuple[Node, Node, Node], int] = defaultdict(int)
-    cut: set[tuple[Node, Node, Node]] = set()
-    for row in sorted(rows, key=lambda r: str(r["excerpt"])):
-        statement = (row["s"], row["p"], row["o"])
-        if cited[statement] == SOURCES_PER_STATEMENT:
-            cut.add(statement)
-            continue
-        cited[statement] += 1
-        excerpt = str(row["excerpt"])
-        entry = sources.setdefault(
-            excerpt,
-            {
-                "text": row["text"],
-                "article": str(row["article"]),
-                "article_label": _optional(row.get("articleLabel")),
-                "article_url": _optional(row.get("url")),
-                "published": row.get("published"),
-                "statements": set(),
-            },
-        )
-        entry["statements"].add(statement)  # type: ignore[attr-defined]
-    ordered = sorted(sources.items(), key=lambda item: (str(item[1]["article"]), item[0]))
-    built = tuple(
-        Source(
-            excerpt=excerpt,
-            text=entry["text"],  # type: ignore[arg-type]
-            article=str(entry["article"]),
-            article_label=entry["article_label"],  # type: ignore[arg-type]
-            article_url=entry["article_url"],  # type: ignore[arg-type]
-            published=entry["published"],  # type: ignore[arg-type]
-            statements=frozenset(entry["statements"]),  # type: ignore[call-overload]
-        )
-        for excerpt, entry in ordered
-    )
+    cited, cut = cited_excerpts(backend.select(queries.statement_excerpts(policy, iri, chosen)))
     stated = backend.construct(queries.excerpt_statements(iri))
     schema_types = tuple(str(r["type"]) for r in backend.select(queries.schema_org_types(iri)))
     return Description(
         iri,
         graph,
-        built,
+        _sources(backend, policy, cited),
         stated if len(stated) else None,
         schema_types,
         total,
         None if chosen is None else len(chosen),
-        len(cut),
+        cut,
     )
+
+
+Statement = tuple[Node, Node, Node]
+
+
+def cited_excerpts(rows: list[Solution]) -> tuple[dict[str, set[Statement]], int]:
+    """The excerpts each statement cites (its first :data:`SOURCES_PER_STATEMENT` by IRI),
+    as excerpt -> statements, and how many statements were stated in more sentences."""
+    cited: dict[str, set[Statement]] = defaultdict(set)
+    cut = 0
+    for row in rows:
+        statement = (row["s"], row["p"], row["o"])
+        excerpts = sorted(set(str(row["excerpts"]).split()))
+        if len(excerpts) > SOURCES_PER_STATEMENT:
+            cut += 1
+        for excerpt in excerpts[:SOURCES_PER_STATEMENT]:
+            cited[excerpt].add(statement)
+    return cited, cut
+
+
+DETAILS_PER_QUERY = 500  # excerpts per query for their sentences and articles
+
+
+def _sources(
+    backend: Backend, policy: UriPolicy, cited: dict[str, set[Statement]]
+) -> tuple[Source, ...]:
+    """One Source per cited excerpt, ordered by article and excerpt IRI."""
+    excerpts = sorted(cited)
+    found: dict[str, Source] = {}
+    for start in range(0, len(excerpts), DETAILS_PER_QUERY):
+        batch = excerpts[start : start + DETAILS_PER_QUERY]
+        for row in backend.select(queries.excerpt_details(policy, batch)):
+            excerpt = str(row["excerpt"])
+            if excerpt not in found:  # one text, article and label each, if several
+                found[excerpt] = Source(
+                    excerpt=excerpt,
+                    text=row["text"],  # type: ignore[arg-type]
+                    article=str(row["article"]),
+                    article_label=_optional(row.get("articleLabel")),
+                    article_url=_optional(row.get("url")),
+                    published=row.get("published"),  # type: ignore[arg-type]
+                    statements=frozenset(cited[excerpt]),
+                )
+    return tuple(sorted(found.values(), key=lambda source: (source.article, source.excerpt)))
 
 
 def _optional(node: Node | None) -> str | None:

@@ -186,9 +186,12 @@ def describe(iri: str, incoming: Sequence[Pair] | None = None) -> str:
 }}"""
 
 
-def statement_sources(policy: UriPolicy, iri: str, incoming: Sequence[Pair] | None = None) -> str:
+def statement_excerpts(policy: UriPolicy, iri: str, incoming: Sequence[Pair] | None = None) -> str:
     """For each statement about (or pointing at) ``iri``: the sentence graphs stating it.
 
+    One row per statement, its sentences' IRIs in ``?excerpts``, separated by spaces (an
+    IRI has none), in no particular order: a hub's label is restated in thousands of
+    sentences, and one string per statement is far lighter than a row per sentence.
     With ``incoming``, only the statements pointing at ``iri`` that it lists.
     """
     e = sparql_iri(iri)
@@ -202,8 +205,21 @@ def statement_sources(policy: UriPolicy, iri: str, incoming: Sequence[Pair] | No
         )
     return (
         _prefixes(policy)
-        + f"""SELECT ?s ?p ?o ?excerpt ?text ?article ?articleLabel ?url ?published WHERE {{
+        + f"""SELECT ?s ?p ?o (GROUP_CONCAT(DISTINCT STR(?excerpt); separator=" ") AS ?excerpts)
+WHERE {{
   {statements}
+  ?excerpt com:text ?text ; prov:wasQuotedFrom ?article .
+}} GROUP BY ?s ?p ?o"""
+    )
+
+
+def excerpt_details(policy: UriPolicy, excerpts: Sequence[str]) -> str:
+    """The sentence, article, article label (English), URL and date of each excerpt."""
+    values = " ".join(sparql_iri(x) for x in excerpts)
+    return (
+        _prefixes(policy)
+        + f"""SELECT ?excerpt ?text ?article ?articleLabel ?url ?published WHERE {{
+  VALUES ?excerpt {{ {values} }}
   ?excerpt com:text ?text ; prov:wasQuotedFrom ?article .
   OPTIONAL {{ ?article rdfs:label ?articleLabel FILTER(langMatches(lang(?articleLabel), "en")) }}
   OPTIONAL {{ ?article schema:url ?url }}
