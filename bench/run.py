@@ -1,8 +1,8 @@
 """Our site against Oxigraph server, Virtuoso 7 and rdflib-endpoint, side by side in one run.
 
-One build, one query set (bench/queries/*.rq), five systems, each started on 127.0.0.1
-and stopped by its PID before the next one starts (Virtuoso serves both its own row and
-the "site on Virtuoso" row):
+One build, one query set (bench/queries/*.rq), five systems, all started on 127.0.0.1
+first and stopped by their PIDs at the end (Virtuoso serves both its own row and the
+"site on Virtuoso" row):
 
     site-embedded   lod-publisher serve (Granian) over the build's own store
     site-virtuoso   lod-publisher serve --backend remote over Virtuoso (after `load`)
@@ -10,8 +10,10 @@ the "site on Virtuoso" row):
     virtuoso        Virtuoso 7 /sparql, default-graph-uri = {base}graph/merged
     rdflib-endpoint rdflib-endpoint serve (uvicorn) over the build's TriG dump
 
-Measured: median latency of each query (Python client, --repeat runs after one warm-up);
-requests per second with wrk at concurrency 1 and 8 (--duration seconds each) for
+Measured: median latency of each query (Python client, --repeat runs after one warm-up,
+the systems taking turns request by request, so that the shared machine's changes of
+speed during the run fall on all of them alike); requests per second with wrk at
+concurrency 1 and 8 (--duration seconds each, one system at a time) for
 dereferencing an entity (our site: its HTML and Turtle documents; the stores: our
 description CONSTRUCT as a GET with Accept: text/turtle) and for a small SELECT; build
 and load times; peak resident memory of each server's process tree while it was measured.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -42,7 +45,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,28 +284,52 @@ def result_size(body: bytes, accept: str) -> int:
     return len(json.loads(body)["results"]["bindings"])
 
 
-def latencies(system: System, query_list: list[Query], repeat: int, budget: float) -> dict[str, tuple[float, int]]:  # fmt: skip
-    """Per query: the median of ``repeat`` timed runs (ms) and the result's size. A query
-    whose runs have taken ``budget`` seconds stops early, after at least 3 runs."""
-    host = urlsplit(system.base)
-    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
-    out: dict[str, tuple[float, int]] = {}
+def latencies(systems: list[System], query_list: list[Query], repeat: int, budget: float) -> dict[str, dict[str, tuple[float, int]]]:  # fmt: skip
+    """Per system and query: the median of ``repeat`` timed runs (ms) and the result's size.
+
+    The systems take turns, one request each per round (the order rotating), so that a
+    change in the shared machine's speed during the run affects every system alike: the
+    ratios compare like with like. A system whose runs of a query have taken ``budget``
+    seconds stops early, after at least 3 runs; the others go on.
+    """
+    conns = {}
+    for system in systems:
+        host = urlsplit(system.base)
+        conns[system.name] = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
+    out: dict[str, dict[str, tuple[float, int]]] = {system.name: {} for system in systems}
     for q in query_list:
-        path = system.sparql_get(q.text)
-        status, body = fetch(conn, path, q.accept)  # warm-up, and the result to count
-        if status != 200:
-            system.notes.append(f"{q.name}: HTTP {status} {body[:200]!r}")
-            out[q.name] = (float("nan"), -1)
-            continue
-        samples: list[float] = []
-        while len(samples) < repeat and (len(samples) < 3 or sum(samples) < budget):
-            started = time.perf_counter()
-            fetch(conn, path, q.accept)
-            samples.append(time.perf_counter() - started)
-        if len(samples) < repeat:
-            system.notes.append(f"{q.name}: {len(samples)} runs (time budget {budget:g} s)")
-        out[q.name] = (statistics.median(samples) * 1000, result_size(body, q.accept))
-    conn.close()
+        samples: dict[str, list[float]] = {}
+        sizes: dict[str, int] = {}
+        for system in systems:
+            status, body = fetch(conns[system.name], system.sparql_get(q.text), q.accept)
+            if status != 200:  # warm-up, and the result to count
+                system.notes.append(f"{q.name}: HTTP {status} {body[:200]!r}")
+                out[system.name][q.name] = (float("nan"), -1)
+                continue
+            samples[system.name], sizes[system.name] = [], result_size(body, q.accept)
+        for turn in itertools.count():
+            active = [
+                s
+                for s in systems
+                if s.name in samples
+                and len(samples[s.name]) < repeat
+                and (len(samples[s.name]) < 3 or sum(samples[s.name]) < budget)
+            ]
+            if not active:
+                break
+            shift = turn % len(active)
+            for system in active[shift:] + active[:shift]:
+                started = time.perf_counter()
+                fetch(conns[system.name], system.sparql_get(q.text), q.accept)
+                samples[system.name].append(time.perf_counter() - started)
+        for name, taken in samples.items():
+            if len(taken) < repeat:
+                next(s for s in systems if s.name == name).notes.append(
+                    f"{q.name}: {len(taken)} runs (time budget {budget:g} s)"
+                )
+            out[name][q.name] = (statistics.median(taken) * 1000, sizes[name])
+    for conn in conns.values():
+        conn.close()
     return out
 
 
@@ -363,33 +390,28 @@ class Measured:
     notes: list[str] = field(default_factory=list)
 
 
-def measure(system: System, release: Release, query_list: list[Query], entities: list[str], small_select: str, args: argparse.Namespace, work: Path) -> Measured:  # fmt: skip
-    m = Measured()
+def measure_load(system: System, release: Release, entities: list[str], small_select: str, args: argparse.Namespace, work: Path, m: Measured) -> None:  # fmt: skip
+    """The first requests (nothing cached) and the wrk runs, this system alone."""
     print(f"[{system.name}] measuring", flush=True)
-    with peak_memory(system.pid) as peak:
-        docs = system.deref_paths(release, entities)
-        for kind, (paths, accept) in docs.items():
-            if kind == "describe":
-                continue
-            # HTML and Turtle share the site's cached description: each gets its own half.
-            cold = paths[0::2] if kind == "html" else paths[1::2]
-            m.first[kind] = first_requests(system, cold, accept, args.budget)
-        m.latency = latencies(system, query_list, args.repeat, args.budget)
-        select_path = system.sparql_get(small_select)
-        runs = [(kind, paths, accept) for kind, (paths, accept) in docs.items()]
-        # One entity over and over: what a cache (ours, or a store's own) makes of it.
-        runs += [(f"{kind}-one", paths[:1], accept) for kind, (paths, accept) in docs.items()]
-        runs.append(("select", [select_path], SELECT_JSON))
-        for kind, paths, accept in runs:
-            for c in (1, 8):
-                rps, errors = wrk(system, paths, accept, c, args.duration, work)
-                m.rps[(kind, c)] = rps
-                if errors:
-                    m.errors.append(f"{kind} c={c}: {errors}")
-                print(f"[{system.name}] {kind} c={c}: {rps:.1f} req/s {errors}", flush=True)
-    m.peak_rss, m.peak_pss = peak[0], peak[1]
-    m.notes = system.notes
-    return m
+    docs = system.deref_paths(release, entities)
+    for kind, (paths, accept) in docs.items():
+        if kind == "describe":
+            continue
+        # HTML and Turtle share the site's cached description: each gets its own half.
+        cold = paths[0::2] if kind == "html" else paths[1::2]
+        m.first[kind] = first_requests(system, cold, accept, args.budget)
+    select_path = system.sparql_get(small_select)
+    runs = [(kind, paths, accept) for kind, (paths, accept) in docs.items()]
+    # One entity over and over: what a cache (ours, or a store's own) makes of it.
+    runs += [(f"{kind}-one", paths[:1], accept) for kind, (paths, accept) in docs.items()]
+    runs.append(("select", [select_path], SELECT_JSON))
+    for kind, paths, accept in runs:
+        for c in (1, 8):
+            rps, errors = wrk(system, paths, accept, c, args.duration, work)
+            m.rps[(kind, c)] = rps
+            if errors:
+                m.errors.append(f"{kind} c={c}: {errors}")
+            print(f"[{system.name}] {kind} c={c}: {rps:.1f} req/s {errors}", flush=True)
 
 
 # --- the run -------------------------------------------------------------------------
@@ -457,13 +479,13 @@ def run(args: argparse.Namespace) -> str:
     results: dict[str, Measured] = {}
     failures: list[str] = []
     wanted = set(args.systems)
+    running: list[System] = []
+    stack = ExitStack()  # stops every server at the end, the last started first
 
     def record(system: System, process_stop: Callable[[], None], extra_setup: dict[str, float]) -> None:  # fmt: skip
-        try:
-            results[system.name] = measure(system, release, query_list, entities, small_select, args, work)  # fmt: skip
-            results[system.name].setup = extra_setup
-        finally:
-            process_stop()
+        stack.callback(process_stop)
+        running.append(system)
+        results[system.name] = Measured(setup=extra_setup)
 
     def attempt(name: str, action: Callable[[], None]) -> None:
         """Run one system's part; a failure is reported, and the other systems still run."""
@@ -472,6 +494,8 @@ def run(args: argparse.Namespace) -> str:
         except Exception as exc:  # reported in the Markdown; the run goes on
             print(f"[{name}] failed: {exc!r}", flush=True)
             failures.append(f"- {name}: failed: {str(exc)[:500]}")
+            results.pop(name, None)
+            running[:] = [s for s in running if s.name != name]
 
     def site_embedded() -> None:
         port = urlsplit(release.base_uri).port or free_port()
@@ -500,34 +524,32 @@ def run(args: argparse.Namespace) -> str:
     def virtuoso_part() -> None:
         started = time.perf_counter()
         vt = start_virtuoso(work / "virtuoso")
+        stack.callback(vt.stop)
         ready = time.perf_counter() - started
-        try:
-            commands.append(f"virtuoso-t +foreground +configfile {work / 'virtuoso' / 'virtuoso.ini'}  # INI of tests/stores.py")  # fmt: skip
-            if args.virtuoso_load == "http":
-                t_load = timed(lambda: load(release, vt.store_url, credentials=vt.credentials, timeout=600))  # fmt: skip
-                commands.append(f"lod-publisher load --build-dir {build_dir} --endpoint {vt.store_url} --user dba --password dba")  # fmt: skip
-                vt_setup = {"start (fresh db) until ready": ready, "lod-publisher load (HTTP)": t_load}  # fmt: skip
-            else:
-                layout = work / "virtuoso" / "load" / "layout.nq"
-                t_layout = timed(lambda: write_layout(release, layout))
-                t_load = timed(lambda: virtuoso_bulk_load(work / "virtuoso", layout, commands))
-                vt_setup = {"start (fresh db) until ready": ready, "write layout.nq": t_layout, "bulk load (ld_dir, rdf_loader_run, checkpoint)": t_load}  # fmt: skip
-            vbase = vt.query_url.rsplit("/", 1)[0]
-            if "virtuoso" in wanted:
-                system = System("virtuoso", vt.process.pid, vbase, "/sparql", merged)
-                record(system, lambda: None, vt_setup)
-            if "site-virtuoso" in wanted:
-                port = free_port()
-                command = site_command(build_dir, port, [*site_extra, "--backend", "remote", "--endpoint", vt.query_url])  # fmt: skip
-                commands.append(env_prefix + shlex.join(command))
-                started = time.perf_counter()
-                process = spawn(command, work / "site-virtuoso.log", ask_url(f"http://127.0.0.1:{port}", "/sparql"), 120, site_env)  # fmt: skip
-                ready = time.perf_counter() - started
-                system = System("site-virtuoso", process.pid, f"http://127.0.0.1:{port}", "/sparql", is_site=True)  # fmt: skip
-                system.notes.append("peak memory: our server only; Virtuoso's is in its own row")
-                record(system, lambda: stop_process(process), {"start until ready": ready})
-        finally:
-            vt.stop()
+        commands.append(f"virtuoso-t +foreground +configfile {work / 'virtuoso' / 'virtuoso.ini'}  # INI of tests/stores.py")  # fmt: skip
+        if args.virtuoso_load == "http":
+            t_load = timed(lambda: load(release, vt.store_url, credentials=vt.credentials, timeout=600))  # fmt: skip
+            commands.append(f"lod-publisher load --build-dir {build_dir} --endpoint {vt.store_url} --user dba --password dba")  # fmt: skip
+            vt_setup = {"start (fresh db) until ready": ready, "lod-publisher load (HTTP)": t_load}  # fmt: skip
+        else:
+            layout = work / "virtuoso" / "load" / "layout.nq"
+            t_layout = timed(lambda: write_layout(release, layout))
+            t_load = timed(lambda: virtuoso_bulk_load(work / "virtuoso", layout, commands))
+            vt_setup = {"start (fresh db) until ready": ready, "write layout.nq": t_layout, "bulk load (ld_dir, rdf_loader_run, checkpoint)": t_load}  # fmt: skip
+        vbase = vt.query_url.rsplit("/", 1)[0]
+        if "virtuoso" in wanted:
+            system = System("virtuoso", vt.process.pid, vbase, "/sparql", merged)
+            record(system, lambda: None, vt_setup)
+        if "site-virtuoso" in wanted:
+            port = free_port()
+            command = site_command(build_dir, port, [*site_extra, "--backend", "remote", "--endpoint", vt.query_url])  # fmt: skip
+            commands.append(env_prefix + shlex.join(command))
+            started = time.perf_counter()
+            process = spawn(command, work / "site-virtuoso.log", ask_url(f"http://127.0.0.1:{port}", "/sparql"), 120, site_env)  # fmt: skip
+            ready = time.perf_counter() - started
+            system = System("site-virtuoso", process.pid, f"http://127.0.0.1:{port}", "/sparql", is_site=True)  # fmt: skip
+            system.notes.append("peak memory: our server only; Virtuoso's is in its own row")
+            record(system, lambda: stop_process(process), {"start until ready": ready})
 
     def rdflib_part() -> None:
         trig = release.dumps_path / "commemoration.trig"
@@ -540,14 +562,37 @@ def run(args: argparse.Namespace) -> str:
         system = System("rdflib-endpoint", process.pid, f"http://127.0.0.1:{port}", "/")
         record(system, lambda: stop_process(process), {"parse TriG dump, start until ready": ready})  # fmt: skip
 
-    if "site-embedded" in wanted:
-        attempt("site-embedded", site_embedded)
-    if "oxigraph" in wanted:
-        attempt("oxigraph", oxigraph_part)
-    if wanted & {"virtuoso", "site-virtuoso"}:
-        attempt("virtuoso", virtuoso_part)
-    if "rdflib-endpoint" in wanted:
-        attempt("rdflib-endpoint", rdflib_part)
+    with stack:
+        # Every system is started (and loaded) first and stays up to the end: ...
+        if "site-embedded" in wanted:
+            attempt("site-embedded", site_embedded)
+        if "oxigraph" in wanted:
+            attempt("oxigraph", oxigraph_part)
+        if wanted & {"virtuoso", "site-virtuoso"}:
+            attempt("virtuoso", virtuoso_part)
+        if "rdflib-endpoint" in wanted:
+            attempt("rdflib-endpoint", rdflib_part)
+        # ... the load tests need the machine to one system at a time ...
+        for system in list(running):
+            m = results[system.name]
+
+            def load_phase(system: System = system, m: Measured = m) -> None:
+                with peak_memory(system.pid) as peak:
+                    measure_load(system, release, entities, small_select, args, work, m)
+                m.peak_rss, m.peak_pss = peak[0], peak[1]
+
+            attempt(system.name, load_phase)
+        # ... and the query latencies are measured in turns, every system in each round.
+        print(f"[{', '.join(s.name for s in running)}] query latencies, in turns", flush=True)
+        with ExitStack() as sampling:
+            peaks = {s.name: sampling.enter_context(peak_memory(s.pid)) for s in running}
+            measured = latencies(running, query_list, args.repeat, args.budget)
+        for system in running:
+            m = results[system.name]
+            m.latency = measured[system.name]
+            m.peak_rss = max(m.peak_rss, peaks[system.name][0])
+            m.peak_pss = max(m.peak_pss, peaks[system.name][1])
+            m.notes = system.notes
 
     return report(
         args, release, params, query_list, small_select, results, setup, commands, failures
