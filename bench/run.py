@@ -273,9 +273,21 @@ def ask_url(base: str, path: str, extra: dict[str, str] | None = None) -> str:
 
 
 def fetch(conn: http.client.HTTPConnection, path: str, accept: str) -> tuple[int, bytes]:
-    conn.request("GET", path, headers={"Accept": accept})
-    reply = conn.getresponse()
-    return reply.status, reply.read()
+    """GET ``path``; once more on a new connection if the server closed the idle one.
+
+    Servers close keep-alive connections idle for a few seconds (uvicorn after 5 s),
+    which happens while the other systems take their turns.
+    """
+    for attempt in (1, 2):
+        try:
+            conn.request("GET", path, headers={"Accept": accept})
+            reply = conn.getresponse()
+            return reply.status, reply.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()  # the next request opens a new connection
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def result_size(body: bytes, accept: str) -> int:
@@ -301,7 +313,10 @@ def latencies(systems: list[System], query_list: list[Query], repeat: int, budge
         samples: dict[str, list[float]] = {}
         sizes: dict[str, int] = {}
         for system in systems:
-            status, body = fetch(conns[system.name], system.sparql_get(q.text), q.accept)
+            try:
+                status, body = fetch(conns[system.name], system.sparql_get(q.text), q.accept)
+            except (OSError, http.client.HTTPException) as exc:
+                status, body = 0, repr(exc).encode()
             if status != 200:  # warm-up, and the result to count
                 system.notes.append(f"{q.name}: HTTP {status} {body[:200]!r}")
                 out[system.name][q.name] = (float("nan"), -1)
@@ -320,7 +335,13 @@ def latencies(systems: list[System], query_list: list[Query], repeat: int, budge
             shift = turn % len(active)
             for system in active[shift:] + active[:shift]:
                 started = time.perf_counter()
-                fetch(conns[system.name], system.sparql_get(q.text), q.accept)
+                try:
+                    fetch(conns[system.name], system.sparql_get(q.text), q.accept)
+                except (OSError, http.client.HTTPException) as exc:  # it goes on without
+                    system.notes.append(f"{q.name}: failed after {len(samples[system.name])} runs: {exc!r}")  # fmt: skip
+                    del samples[system.name]
+                    out[system.name][q.name] = (float("nan"), -1)
+                    continue
                 samples[system.name].append(time.perf_counter() - started)
         for name, taken in samples.items():
             if len(taken) < repeat:
