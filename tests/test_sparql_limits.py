@@ -24,7 +24,9 @@ from lod_publisher.releases import Release
 from lod_publisher.settings import Settings
 from lod_publisher.store.backend import QueryLimits
 from lod_publisher.store.embedded import EmbeddedBackend
-from lod_publisher.store.sandbox import SandboxedBackend
+from lod_publisher.store.sandbox import EvaluatorPool, SandboxedBackend
+from lod_publisher.web import create_app
+from lod_publisher.web.sparql import endpoint_of
 
 pytestmark = pytest.mark.server
 
@@ -197,11 +199,43 @@ def test_an_evaluator_that_died_while_idle_is_replaced(release: Release) -> None
     try:
         limits = QueryLimits(timeout=20, max_rows=10)
         assert backend.execute("ASK {}", by_key("srj"), limits=limits).payload.endswith(b"true}")
-        for evaluator in list(backend._pool._idle):
+        for evaluator, _ in list(backend._pool._idle):
             os.kill(evaluator.pid, signal.SIGKILL)  # our own child process
             evaluator.process.wait()
         result = backend.execute("SELECT * WHERE { ?s ?p ?o }", by_key("tsv"), limits=limits)
         assert (result.rows, result.truncated) == (10, True)
+    finally:
+        backend.close()
+
+
+def test_evaluators_beyond_the_newest_leave_when_idle(release: Release) -> None:
+    """Three overlapping queries start three evaluators; idle, all but the newest stop."""
+    pool = EvaluatorPool(release.store_path, size=3, memory_mib=2048, idle_seconds=1.0)
+    try:
+        overlapping = [pool.acquire(deadline=None) for _ in range(3)]
+        for evaluator in overlapping:
+            pool.release(evaluator)
+        deadline = time.monotonic() + 20
+        while len(pool._idle) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [e.pid for e, _ in pool._idle] == [overlapping[-1].pid]
+        assert pool._count == 1
+        for evaluator in overlapping[:-1]:
+            assert evaluator.process.wait(timeout=10) is not None
+        kept = pool.acquire(deadline=None)  # the warm one answers the next query
+        assert kept is overlapping[-1] and kept.alive()
+        pool.release(kept)
+    finally:
+        pool.close()
+
+
+def test_the_evaluators_setting_sizes_each_workers_pool(
+    settings: Settings, release: Release
+) -> None:
+    backend = endpoint_of(create_app(dataclasses.replace(settings, evaluators=3))).backend()
+    try:
+        assert isinstance(backend, SandboxedBackend)
+        assert backend._pool.size == 3
     finally:
         backend.close()
 

@@ -109,6 +109,7 @@ def validate(**overrides: Any) -> None:
 @setting_option("query_timeout")
 @setting_option("max_rows")
 @setting_option("max_query_bytes")
+@setting_option("evaluators")
 @setting_option("query_memory")
 @setting_option("service_allowlist")
 @setting_option("backend")

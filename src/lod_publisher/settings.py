@@ -90,6 +90,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("query_timeout", "30", "Seconds a SPARQL query may run before it is stopped.", _positive_float),
     SettingSpec("max_rows", "10000", "Most solutions (or triples) a SPARQL result holds; the rest is cut and the response says so.", _positive_int),
     SettingSpec("max_query_bytes", "1048576", "Largest SPARQL request body or query text accepted, in bytes.", _positive_int),
+    SettingSpec("evaluators", "2", "Processes per worker that evaluate users' SPARQL queries, so queries running at once per worker; each opens the store with its own caches (about 40-90 MB at 1M triples). The first starts with the worker, the others when queries overlap, and leave after a minute idle.", _positive_int),
     SettingSpec("query_memory", "2048", "Address space, in MiB, of each process that evaluates SPARQL queries.", _positive_int),
     SettingSpec("service_allowlist", "", "SPARQL endpoints a query may call with SERVICE (IRIs, space-separated); empty: the server never connects out.", _iri_list),
     SettingSpec("backend", "embedded", "Which store answers SPARQL: `embedded` (the build's own) or `remote` (the store at `endpoint`, filled by `lod-publisher load`).", _backend),
@@ -115,6 +116,7 @@ class Settings:
     query_timeout: float
     max_rows: int
     max_query_bytes: int
+    evaluators: int
     query_memory: int
     service_allowlist: tuple[str, ...]
     backend: str

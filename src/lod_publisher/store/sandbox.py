@@ -210,18 +210,26 @@ class EvaluatorPool:
     """Up to ``size`` evaluators for one server process, started when first needed.
 
     One is started at once, so the first query finds it warm; one killed at a deadline
-    is replaced straight away.
+    is replaced straight away. The most recently used idle evaluator takes the next query
+    (its caches are warm), so the others only work when queries overlap; each of those
+    that then stays idle for ``idle_seconds`` is stopped, and with it the memory its store
+    handle holds (RocksDB's caches, which grow with the queries it has run).
     """
 
-    def __init__(self, store_path: Path, size: int, memory_mib: int) -> None:
+    def __init__(
+        self, store_path: Path, size: int, memory_mib: int, idle_seconds: float = 60.0
+    ) -> None:
         self.store_path = store_path
         self.size = size
         self.memory_mib = memory_mib
-        self._idle: list[Evaluator] = []
+        self.idle_seconds = idle_seconds
+        self._idle: list[tuple[Evaluator, float]] = []  # and when it came free; newest last
         self._count = 0
         self._closed = False
         self._changed = threading.Condition()
+        self._stopping = threading.Event()
         self._spawn_idle()
+        threading.Thread(target=self._retire_idle, name="evaluator-retirement", daemon=True).start()
 
     def acquire(self, deadline: float | None) -> Evaluator:
         """An idle evaluator, a new one, or the first to come free before the deadline."""
@@ -230,7 +238,7 @@ class EvaluatorPool:
                 if self._closed:
                     raise EngineError("the query evaluators are shut down")
                 while self._idle:
-                    evaluator = self._idle.pop()
+                    evaluator, _ = self._idle.pop()
                     if evaluator.alive():
                         return evaluator
                     evaluator.kill()
@@ -257,7 +265,7 @@ class EvaluatorPool:
             if self._closed:
                 evaluator.kill()
                 return
-            self._idle.append(evaluator)
+            self._idle.append((evaluator, time.monotonic()))
             self._changed.notify()
 
     def discard(self, evaluator: Evaluator) -> None:
@@ -269,12 +277,24 @@ class EvaluatorPool:
         self._spawn_idle()
 
     def close(self) -> None:
+        self._stopping.set()
         with self._changed:
             self._closed = True
             idle, self._idle = self._idle, []
             self._changed.notify_all()
-        for evaluator in idle:
+        for evaluator, _ in idle:
             evaluator.kill()
+
+    def _retire_idle(self) -> None:
+        """Stop the evaluators idle for ``idle_seconds``, all but the newest; until closed."""
+        while not self._stopping.wait(max(0.5, self.idle_seconds / 4)):
+            with self._changed:
+                now = time.monotonic()
+                retired = [e for e, since in self._idle[:-1] if now - since >= self.idle_seconds]
+                self._idle = [(e, since) for e, since in self._idle if e not in retired]
+                self._count -= len(retired)
+            for evaluator in retired:
+                evaluator.kill()
 
     def _spawn_idle(self) -> None:
         with self._changed:

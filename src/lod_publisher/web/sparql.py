@@ -45,7 +45,6 @@ blueprint = Blueprint("sparql", __name__)
 logger = logging.getLogger(__name__)
 
 PATH = "/sparql"
-EVALUATORS_PER_PROCESS = 2  # one at worker start, one more when two queries overlap
 _MAX_DISCARDED = 64 << 20  # largest refused body read to its end (see _discard_body)
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 MAX_ROWS_HEADER = "X-SPARQL-MaxRows"  # as Virtuoso names it, so clients that know it react
@@ -84,7 +83,7 @@ class Endpoint:
                     self._backend = SandboxedBackend(
                         self.site.release.store_path,
                         self.site.backend,
-                        EVALUATORS_PER_PROCESS,
+                        self.site.settings.evaluators,
                         self.site.settings.query_memory,
                     )
                 else:  # a remote store: it keeps the deadline itself (QueryLimits.timeout)
