@@ -1,0 +1,87 @@
+"""What a request costs our server besides the engine: one client, one keep-alive connection.
+
+    .venv/bin/python bench/overhead.py --build-dir /tmp/b1m
+
+Starts `lod-publisher serve` on the build (on 127.0.0.1, the port of its base IRI or a
+free one), then times, in turns, three requests that differ by one layer each: a document
+replayed from the response cache (Granian and the cache only), the service description
+(the same plus Flask and our view), and a one-row SELECT (the same plus protocol parsing,
+sealing and the evaluator process). Prints the median of each and the differences;
+stops the server by its PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import spawn, stop_process
+from tests.conftest import free_port
+
+from lod_publisher.releases import current_release
+
+BIN = Path(sys.executable).parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", type=Path, required=True)
+    parser.add_argument("--rounds", type=int, default=2000, help="requests of each kind")
+    args = parser.parse_args()
+    release = current_release(args.build_dir)
+    port = urlsplit(release.base_uri).port or free_port()
+    entity = release.base_uri + "id/"
+    label = "http://www.w3.org/2000/01/rdf-schema#label"
+    select = f'SELECT ?s WHERE {{ ?s <{label}> ?l FILTER(STRSTARTS(STR(?s), "{entity}")) }} LIMIT 1'
+    command = [str(BIN / "lod-publisher"), "serve", "--build-dir", str(args.build_dir), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    log = Path(f"/tmp/lod-overhead-{port}.log")
+    process = spawn(command, log, f"http://127.0.0.1:{port}/sparql?query=ASK%7B%7D", 120)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def get(path: str, accept: str) -> bytes:
+            conn.request("GET", path, headers={"Accept": accept})
+            reply = conn.getresponse()
+            body = reply.read()
+            if reply.status != 200:
+                raise RuntimeError(f"{path}: HTTP {reply.status} {body[:200]!r}")
+            return body
+
+        first = get("/sparql?" + urlencode({"query": select}), "text/tab-separated-values")
+        document = first.splitlines()[1].decode().strip("<>")[len(release.base_uri) :]
+        kinds = {
+            "document from the response cache": (f"/doc/{document}.ttl", "text/turtle"),
+            "service description (Flask)": ("/sparql", "text/turtle"),
+            "one-row SELECT (evaluator)": (
+                "/sparql?" + urlencode({"query": select}),
+                "application/sparql-results+json",
+            ),
+        }
+        samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for path, accept in kinds.values():  # warm: cached, evaluators started
+            for _ in range(100):
+                get(path, accept)
+        for _ in range(args.rounds):
+            for kind, (path, accept) in kinds.items():
+                started = time.perf_counter()
+                get(path, accept)
+                samples[kind].append(time.perf_counter() - started)
+        previous = None
+        for kind, taken in samples.items():
+            median = statistics.median(taken) * 1000
+            extra = "" if previous is None else f" (+{median - previous:.3f})"
+            print(f"{kind:34} median {median:.3f} ms{extra}")
+            previous = median
+    finally:
+        stop_process(process)
+
+
+if __name__ == "__main__":
+    main()
