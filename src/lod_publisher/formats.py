@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 
 class Kind(Enum):
@@ -170,8 +171,13 @@ def negotiate(accept: str | None, candidates: Iterable[Format]) -> Format | None
     A missing or empty header accepts anything, so the first candidate wins. Among
     candidates with equal q, the one the client listed first wins; then registry order.
     Parameters such as ``charset`` and the JSON-LD ``profile`` do not exclude a match.
+    Answers are remembered per header and candidates: clients send few distinct headers.
     """
-    candidates = list(candidates)
+    return _negotiate(accept, tuple(candidates))
+
+
+@lru_cache(maxsize=1024)
+def _negotiate(accept: str | None, candidates: tuple[Format, ...]) -> Format | None:
     if not accept or not accept.strip():
         return candidates[0] if candidates else None
     ranges = parse_accept(accept)
