@@ -16,7 +16,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from rdflib import BNode, Graph, Literal, URIRef
@@ -513,8 +513,57 @@ class _Redirect(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_GET(self) -> None:
+        self.do_POST()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+class _Recording(http.server.BaseHTTPRequestHandler):
+    """Answers every query ``true`` and records how it came: method and query text."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[str, str]]
+
+    def _answer(self, form: str) -> None:
+        self.seen.append((self.command, parse_qs(form)["query"][0]))
+        body = b'{"head":{},"boolean":true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/sparql-results+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer(urlsplit(self.path).query)
+
+    def do_POST(self) -> None:
+        self._answer(self.rfile.read(int(self.headers["Content-Length"])).decode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_short_queries_go_as_get_long_ones_as_post(release: Release) -> None:
+    """SPARQL 1.1 Protocol §2.1.1 and §2.1.2: the same query either way, by URL length."""
+    handler = type("Recording", (_Recording,), {"seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        backend = RemoteBackend(f"http://127.0.0.1:{server.server_port}/sparql", release.base_uri, timeout=5)  # fmt: skip
+        short = "ASK { ?s ?p ?o }"
+        long = "ASK { ?s ?p ?o FILTER(?o != " + " && ?o != ".join(['"x"'] * 600) + ") }"
+        for query in (short, long):
+            reply = backend._send(query, (), "application/sparql-results+json")
+            assert reply.status == 200
+        assert handler.seen == [("GET", short), ("POST", long)]
+        backend.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_redirects_to_another_host_are_not_followed(release: Release) -> None:
