@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -75,40 +76,41 @@ def load(
     """
     _check_validated(release)
     layout = StoreLayout(release.base_uri)
-    gsp = _GraphStore(store_url, Http(timeout, credentials))
-    started = time.monotonic()
-    previous = gsp.get_record(layout)
-    store = ox.Store.read_only(str(release.store_path))
-    graphs = sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+    with closing(Http(timeout, credentials)) as http:  # its kept-alive connections too
+        gsp = _GraphStore(store_url, http)
+        started = time.monotonic()
+        previous = gsp.get_record(layout)
+        store = ox.Store.read_only(str(release.store_path))
+        graphs = sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
 
-    def replace(graph: str) -> int:
-        return gsp.replace(graph, _closures(store, ox.NamedNode(graph)), chunk_triples)
+        def replace(graph: str) -> int:
+            return gsp.replace(graph, _closures(store, ox.NamedNode(graph)), chunk_triples)
 
-    quads = 0
-    for number, sent in enumerate(_each_at_most(connections, replace, graphs), 1):
-        quads += sent
-        if log and (number % 1000 == 0 or number == len(graphs)):
-            log(f"{number}/{len(graphs)} graphs, {quads} statements")
-    triples = gsp.replace(layout.merged, _closures(store, ox.DefaultGraph()), chunk_triples)
-    record = layout.manifest_triples(
-        release.build_id, str(release.manifest.get("created", "")), graphs, triples
-    )
-    gsp.replace(layout.manifest, ([t] for t in record), chunk_triples)
-    stale = tuple(sorted(set(previous.graphs if previous else ()) - set(graphs)))
-    for graph in stale:
-        gsp.delete(graph)
-    if log:
-        log(f"merged graph: {triples} triples; dropped {len(stale)} stale graph(s)")
-    return LoadReport(
-        release.build_id,
-        previous.build_id if previous else None,
-        len(graphs),
-        quads,
-        triples,
-        stale,
-        gsp.requests,
-        time.monotonic() - started,
-    )
+        quads = 0
+        for number, sent in enumerate(_each_at_most(connections, replace, graphs), 1):
+            quads += sent
+            if log and (number % 1000 == 0 or number == len(graphs)):
+                log(f"{number}/{len(graphs)} graphs, {quads} statements")
+        triples = gsp.replace(layout.merged, _closures(store, ox.DefaultGraph()), chunk_triples)
+        record = layout.manifest_triples(
+            release.build_id, str(release.manifest.get("created", "")), graphs, triples
+        )
+        gsp.replace(layout.manifest, ([t] for t in record), chunk_triples)
+        stale = tuple(sorted(set(previous.graphs if previous else ()) - set(graphs)))
+        for graph in stale:
+            gsp.delete(graph)
+        if log:
+            log(f"merged graph: {triples} triples; dropped {len(stale)} stale graph(s)")
+        return LoadReport(
+            release.build_id,
+            previous.build_id if previous else None,
+            len(graphs),
+            quads,
+            triples,
+            stale,
+            gsp.requests,
+            time.monotonic() - started,
+        )
 
 
 def _each_at_most(
