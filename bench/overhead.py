@@ -5,9 +5,9 @@
 Starts `lod-publisher serve` on the build (on 127.0.0.1, the port of its base IRI or a
 free one), then times, in turns, three requests that differ by one layer each: a document
 replayed from the response cache (Granian and the cache only), the service description
-(the same plus Flask and our view), and a one-row SELECT (the same plus protocol parsing,
-sealing and the evaluator process). Prints the median of each and the differences;
-stops the server by its PID.
+(the same plus the endpoint's protocol parsing and negotiation), and a one-row SELECT (the
+same plus sealing, the evaluator process and the query log). Prints the median of each
+and the differences; stops the server by its PID.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main() -> None:
         document = first.splitlines()[1].decode().strip("<>")[len(release.base_uri) :]
         kinds = {
             "document from the response cache": (f"/doc/{document}.ttl", "text/turtle"),
-            "service description (Flask)": ("/sparql", "text/turtle"),
+            "service description (endpoint)": ("/sparql", "text/turtle"),
             "one-row SELECT (evaluator)": (
                 "/sparql?" + urlencode({"query": select}),
                 "application/sparql-results+json",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import pytest
 from flask import Flask, Response
 from flask.testing import FlaskClient
@@ -9,6 +12,9 @@ from flask.testing import FlaskClient
 from lod_publisher.settings import Settings
 from lod_publisher.web import create_app, site_of
 from lod_publisher.web.response_cache import ResponseCache, mark_replayable
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 def counting_app(max_entries: int = 4096, max_bytes: int = 1 << 20) -> tuple[Flask, list[str]]:
@@ -158,3 +164,30 @@ def test_redirects_are_replayed_per_accept_header(fresh_client: FlaskClient) -> 
         assert reply.headers["Location"].endswith(f"/doc/id/place/belgrade.{extension}")
     unknown = fresh_client.get("/id/place/atlantis", headers={"Accept": "text/turtle"})
     assert unknown.status_code == 404
+
+
+def _generated(body: bytes, length: int | None) -> WSGIApplication:
+    """A bare WSGI app answering ``body`` from an iterator, as Werkzeug responses do."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        headers = [("Content-Type", "text/plain")]
+        if length is not None:
+            headers.append(("Content-Length", str(length)))
+        start_response("200 OK", headers)
+        return iter((body[:3], body[3:]))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("size", "announced", "joined"),
+    [(10, True, True), (1 << 20, True, True), ((1 << 20) + 1, True, False), (10, False, False)],
+)
+def test_bodies_of_a_known_small_length_are_handed_over_in_one_piece(
+    size: int, announced: bool, joined: bool
+) -> None:
+    body = b"y" * size
+    cache = ResponseCache(_generated(body, size if announced else None))
+    answer = cache({"REQUEST_METHOD": "POST", "PATH_INFO": "/"}, lambda *args: lambda data: None)
+    assert isinstance(answer, list) == joined
+    assert b"".join(answer) == body

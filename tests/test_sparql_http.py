@@ -4,6 +4,7 @@ protocol shape, result format and error; the editor page and its examples (Flask
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import io
 import logging
 import re
@@ -276,6 +277,33 @@ def test_body_over_the_limit_is_413(live_server: str) -> None:
     reply = post(live_server, body, DIRECT)
     assert reply.status == 413
     assert b"1048576 bytes" in reply.body
+
+
+def test_head_answers_the_headers_of_get(live_server: str, policy: UriPolicy) -> None:
+    url = f"{live_server}sparql?{urlencode({'query': labels_query(policy)})}"
+    accept = {"Accept": "text/csv"}
+    got, head = fetch(url, accept), fetch(url, accept, "HEAD")
+    assert got.status == head.status == 200
+    assert head.body == b"" and got.body.startswith(b"label\r\n")
+    for name in ("content-type", "content-length", "vary", "access-control-allow-origin"):
+        assert head.header(name) == got.header(name), name
+
+
+def test_a_chunked_post_is_read_to_its_end(live_server: str, policy: UriPolicy) -> None:
+    """No Content-Length: the body arrives in chunks (RFC 9112 7.1), the query whole."""
+    query = labels_query(policy).encode()
+    parts = urlsplit(live_server)
+    connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=30)
+    try:
+        headers = {"Content-Type": DIRECT, "Accept": "text/csv"}
+        chunks = iter([query[:20], query[20:]])
+        connection.request("POST", "/sparql", chunks, headers, encode_chunked=True)
+        reply = connection.getresponse()
+        body = reply.read()
+    finally:
+        connection.close()
+    assert reply.status == 200, body
+    assert body.startswith(b"label\r\n") and body.count(b"\r\n") > 1
 
 
 def test_syntax_error_names_the_position(live_server: str) -> None:

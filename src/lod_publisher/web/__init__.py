@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_error_handler(RemoteError, _store_unavailable)
     app.jinja_env.filters["safe_href"] = safe_href
     app.wsgi_app = ResponseCache(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = sparql.EndpointApp(sparql.endpoint_of(app), app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
@@ -105,15 +106,24 @@ def site_of_current() -> Site:
 
 def _cors(response: Response) -> Response:
     """CORS on every response, so browser clients on any origin can read our data."""
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = _CORS_EXPOSED_HEADERS
-    if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = response.headers.get(
-            "Allow", "GET, HEAD, POST, OPTIONS"
-        )
-        response.headers["Access-Control-Allow-Headers"] = _CORS_REQUEST_HEADERS
-        response.headers["Access-Control-Max-Age"] = "86400"
+    for name, value in cors_headers(request.method, response.headers.get("Allow")):
+        response.headers[name] = value
     return response
+
+
+def cors_headers(method: str, allow: str | None) -> list[tuple[str, str]]:
+    """The CORS headers of a response to ``method``; ``allow``: its Allow header, if any."""
+    headers = [
+        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Expose-Headers", _CORS_EXPOSED_HEADERS),
+    ]
+    if method == "OPTIONS":  # a preflight
+        headers += [
+            ("Access-Control-Allow-Methods", allow or "GET, HEAD, POST, OPTIONS"),
+            ("Access-Control-Allow-Headers", _CORS_REQUEST_HEADERS),
+            ("Access-Control-Max-Age", "86400"),
+        ]
+    return headers
 
 
 def site_of(app: Flask) -> Site:

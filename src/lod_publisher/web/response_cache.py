@@ -9,7 +9,9 @@ is what makes a dereference cost about as much as serving a static file.
 
 Requests the cache does not answer go to the app unchanged: any method other than GET,
 conditional and range requests (so that ``304``, ``206`` and ``412`` keep coming from
-Werkzeug's one implementation of RFC 9110), and every response not marked.
+Werkzeug's one implementation of RFC 9110), and every response not marked. Their bodies,
+when short and of a stated length, are handed to the server in one piece (see
+:meth:`ResponseCache._render`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ _PASS_THROUGH_HEADERS = (
     "HTTP_RANGE",
 )
 _REPLAYABLE_STATUSES = ("200", "303")
+_ONE_PIECE_MAX = 1 << 20  # bytes: bodies up to this length are joined (see _render)
 
 
 def mark_replayable() -> None:
@@ -70,7 +73,7 @@ class ResponseCache:
         if environ.get("REQUEST_METHOD") != "GET" or any(
             header in environ for header in _PASS_THROUGH_HEADERS
         ):
-            return self.app(environ, start_response)
+            return self._render(None, environ, start_response)
         key = (
             environ.get("PATH_INFO", ""),
             environ.get("QUERY_STRING", ""),
@@ -87,8 +90,16 @@ class ResponseCache:
         return self._render(key, environ, start_response)
 
     def _render(
-        self, key: tuple[str, ...], environ: WSGIEnvironment, start_response: StartResponse
+        self, key: tuple[str, ...] | None, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
+        """Run the app; keep its response if marked, and hand small bodies over in one piece.
+
+        A server can send a list of bytes at once, but must step through any other
+        iterable (Granian: chunk by chunk across its threads, about 0.1 ms more per
+        response, and more for larger bodies). Bodies whose length the app stated before
+        returning (Werkzeug does), up to ``_ONE_PIECE_MAX`` bytes, are therefore joined
+        here; others stream as the app writes them.
+        """
         seen: dict[str, Any] = {}
 
         def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -97,7 +108,10 @@ class ResponseCache:
 
         chunks = self.app(environ, remember)
         status = str(seen.get("status", ""))
-        if not environ.get(_MARK) or not status.startswith(_REPLAYABLE_STATUSES):
+        replayable = (
+            key is not None and environ.get(_MARK) and status.startswith(_REPLAYABLE_STATUSES)
+        )
+        if not replayable and not _known_small(seen.get("headers", ())):
             return chunks
         try:
             body = b"".join(chunks)
@@ -105,7 +119,9 @@ class ResponseCache:
             close: Callable[[], None] | None = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        self._store(key, _Stored(status, seen["headers"], body))
+        if replayable:
+            assert key is not None
+            self._store(key, _Stored(status, seen["headers"], body))
         return [body]
 
     def _store(self, key: tuple[str, ...], stored: _Stored) -> None:
@@ -123,3 +139,11 @@ class ResponseCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _known_small(headers: Iterable[tuple[str, str]]) -> bool:
+    """Whether the response states a Content-Length of at most ``_ONE_PIECE_MAX`` bytes."""
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return value.isdigit() and int(value) <= _ONE_PIECE_MAX
+    return False
