@@ -91,7 +91,7 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     """Start ``lod-publisher serve`` (Granian) and wait until it answers; stop it by PID.
 
-    The server's error log goes to ``log`` (default: a file beside the build).
+    The server's output and error log go to ``log`` (default: a file beside the build).
     """
     command = [
         sys.executable, "-m", "lod_publisher", "serve",
@@ -101,7 +101,7 @@ def start_server(
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOD_")}
     log = log or settings.build_dir / f"server-{settings.port}.log"
     with log.open("wb") as log_file:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     process.log_path = log  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{settings.port}/"
     deadline = time.monotonic() + 60

@@ -1,11 +1,13 @@
-"""The production server: a new build is served after SIGHUP, without a restart."""
+"""The production server: a new build is served after SIGHUP, without a restart; its logs."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from pathlib import Path
 
+import pytest
 from tests.conftest import (
     assert_clean_log,
     fetch,
@@ -16,6 +18,8 @@ from tests.conftest import (
 )
 
 from lod_publisher.build import build
+from lod_publisher.releases import Release
+from lod_publisher.settings import Settings
 
 
 def test_sighup_serves_the_new_build(tmp_path: Path) -> None:
@@ -49,3 +53,24 @@ def test_sighup_serves_the_new_build(tmp_path: Path) -> None:
     finally:
         log = stop_server(process)
     assert_clean_log(log)
+
+
+@pytest.mark.parametrize("access_log", [None, "yes"])
+def test_the_access_log_is_a_setting_and_queries_are_logged_either_way(
+    settings: Settings, release: Release, access_log: str | None
+) -> None:
+    port = free_port()
+    process = start_server(
+        dataclasses.replace(settings, port=port),
+        *(("--access-log", access_log) if access_log else ()),
+        log=settings.build_dir / f"access-{port}.log",
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert fetch(f"{base}/doc/id/place/belgrade.ttl", {"Accept": "text/turtle"}).status == 200
+        assert fetch(f"{base}/sparql?query=ASK%7B%7D", {"Accept": "text/csv"}).status == 200
+    finally:
+        log = stop_server(process)
+    assert_clean_log(log)
+    assert "sparql status=200" in log and "format=csv" in log
+    assert ("/doc/id/place/belgrade.ttl" in log) == (access_log == "yes"), log[-2000:]

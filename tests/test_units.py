@@ -19,11 +19,19 @@ def test_settings_precedence_flag_over_env_over_default() -> None:
     assert load_settings({"port": 9002}, environ=env).port == 9002
     assert load_settings({}, environ=env).base_uri == "http://127.0.0.1:9000/"
     assert load_settings({"build_dir": "b"}, environ={}).build_dir == Path("b")
+    assert load_settings({}, environ={}).access_log is False
+    assert load_settings({}, environ={"LOD_ACCESS_LOG": "yes"}).access_log is True
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("port", "0"), ("port", "http"), ("base_uri", "ftp://x/"), ("query_timeout", "-1")],
+    [
+        ("port", "0"),
+        ("port", "http"),
+        ("base_uri", "ftp://x/"),
+        ("query_timeout", "-1"),
+        ("access_log", "maybe"),
+    ],
 )
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"LOD_{name.upper()}="):

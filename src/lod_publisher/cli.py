@@ -106,6 +106,7 @@ def validate(**overrides: Any) -> None:
 @setting_option("port", "-p")
 @setting_option("workers", "-w")
 @setting_option("threads")
+@setting_option("access_log")
 @setting_option("query_timeout")
 @setting_option("max_rows")
 @setting_option("max_query_bytes")

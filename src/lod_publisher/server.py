@@ -54,7 +54,7 @@ def serve(settings: Settings, dev: bool = False) -> None:
         port=settings.port,
         workers=settings.workers,
         blocking_threads=settings.threads,
-        log_access=True,
+        log_access=settings.access_log,
         respawn_failed_workers=True,
         workers_kill_timeout=10,
     ).serve()

@@ -65,6 +65,15 @@ def _base_uri(raw: str) -> str:
     return raw if raw.endswith("/") else raw + "/"
 
 
+def _yes_no(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("yes", "true", "on", "1"):
+        return True
+    if value in ("no", "false", "off", "0"):
+        return False
+    raise ValueError("must be yes or no")
+
+
 def _backend(raw: str) -> str:
     if raw not in ("embedded", "remote"):
         raise ValueError("must be `embedded` or `remote`")
@@ -86,6 +95,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("port", "8080", "Port the server listens on.", _port),
     SettingSpec("workers", "2", "Number of server worker processes.", _positive_int),
     SettingSpec("threads", "4", "Python threads per worker process that run requests; a slow request holds one while the others go on.", _positive_int),
+    SettingSpec("access_log", "no", "Log one line per HTTP request (Granian's access log; about 0.1 ms a request). SPARQL queries are logged either way.", _yes_no),
     SettingSpec("keep_builds", "3", "How many releases `build` keeps on disk (the current one included).", _positive_int),
     SettingSpec("query_timeout", "30", "Seconds a SPARQL query may run before it is stopped.", _positive_float),
     SettingSpec("max_rows", "10000", "Most solutions (or triples) a SPARQL result holds; the rest is cut and the response says so.", _positive_int),
@@ -112,6 +122,7 @@ class Settings:
     port: int
     workers: int
     threads: int
+    access_log: bool
     keep_builds: int
     query_timeout: float
     max_rows: int
