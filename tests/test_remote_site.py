@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import replace
 
 import pytest
@@ -20,8 +21,10 @@ from tests.test_linked_data import entity_iris
 
 from lod_publisher.releases import Release
 from lod_publisher.settings import Settings
+from lod_publisher.store.remote import RemoteBackend
 from lod_publisher.uris import UriPolicy
-from lod_publisher.web import create_app
+from lod_publisher.web import create_app, site_of
+from lod_publisher.web.sparql import warm_up
 
 FORMATS = {"ttl": "turtle", "jsonld": "json-ld"}
 
@@ -94,7 +97,7 @@ def test_sparql_endpoint_answers_the_same(remote_app: Flask, client: FlaskClient
 
 
 def test_an_unreachable_store_is_502_and_a_silent_one_504(
-    settings: Settings, silent_endpoint: str
+    settings: Settings, release: Release, silent_endpoint: str
 ) -> None:
     from tests.conftest import free_port
 
@@ -109,3 +112,22 @@ def test_an_unreachable_store_is_502_and_a_silent_one_504(
     ).test_client()
     reply = silent.get("/doc/id/place/belgrade.ttl")
     assert reply.status_code == 504
+
+
+def test_a_worker_reads_the_manifest_before_its_first_request(
+    settings: Settings, oxigraph_store: StoreServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import free_port
+
+    ready = create_app(replace(settings, backend="remote", endpoint=oxigraph_store.query_url))
+    backend = site_of(ready).backend
+    assert isinstance(backend, RemoteBackend)
+    warm_up(ready)
+    assert backend._record is not None  # the first query will not wait for the manifest
+    down = replace(settings, backend="remote", endpoint=f"http://127.0.0.1:{free_port()}/query")
+    waiting = create_app(down)
+    with caplog.at_level(logging.WARNING, logger="lod_publisher.web.sparql"):
+        warm_up(waiting)  # a store that is not up yet does not stop the worker
+    assert "asked again on first use" in caplog.text
+    reply = waiting.test_client().get("/sparql?query=ASK%7B%7D", headers={"Accept": "text/csv"})
+    assert reply.status_code == 502

@@ -20,16 +20,16 @@ from granian.server import Server
 from lod_publisher.releases import current_release
 from lod_publisher.settings import Settings, as_environ
 from lod_publisher.web import create_app
-from lod_publisher.web.sparql import start_evaluators
+from lod_publisher.web.sparql import warm_up
 
 # What every worker process calls once it runs (it reads the LOD_* variables).
 _APP_FACTORY = "lod_publisher.server:worker_app"
 
 
 def worker_app() -> Flask:
-    """The app of one worker process, its query evaluators already starting."""
+    """The app of one worker process, its backend already warming up."""
     app = create_app()
-    start_evaluators(app)
+    warm_up(app)
     return app
 
 

@@ -39,6 +39,7 @@ from lod_publisher.service_description import (
 )
 from lod_publisher.store.backend import Backend, EngineError, QueryLimits, QueryTimeout
 from lod_publisher.store.embedded import EmbeddedBackend
+from lod_publisher.store.remote import RemoteBackend
 from lod_publisher.store.sandbox import SandboxedBackend
 from lod_publisher.web import cors_headers, site_of
 from lod_publisher.web.site import Site
@@ -127,12 +128,20 @@ def _set_up(state: BlueprintSetupState) -> None:
         logger.setLevel(logging.INFO)
 
 
-def start_evaluators(app: Flask) -> None:
-    """Start this process's query evaluators now, so the first query does not wait for one.
+def warm_up(app: Flask) -> None:
+    """Ready this process's backend now, so that the first query does not wait for it.
 
-    For server worker processes; the test client and ``--dev`` start them on first use.
+    Embedded: the query evaluators start. Remote: the store's manifest is read (1.6 s
+    at 1M triples, whose 80,000 named graphs it lists); a store that cannot answer yet
+    is asked again on first use. For server worker processes; the test client and
+    ``--dev`` do this on first use.
     """
-    endpoint_of(app).backend()
+    backend = endpoint_of(app).backend()
+    if isinstance(backend, RemoteBackend):
+        try:
+            backend.refresh()
+        except LodError as exc:
+            logger.warning("the remote store is not ready yet (asked again on first use): %s", exc)
 
 
 def endpoint_of(app: Flask) -> Endpoint:
