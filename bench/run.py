@@ -35,6 +35,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -583,41 +584,59 @@ def run(args: argparse.Namespace) -> str:
         system = System("rdflib-endpoint", process.pid, f"http://127.0.0.1:{port}", "/")
         record(system, lambda: stop_process(process), {"parse TriG dump, start until ready": ready})  # fmt: skip
 
-    with stack:
-        # Every system is started (and loaded) first and stays up to the end: ...
-        if "site-embedded" in wanted:
-            attempt("site-embedded", site_embedded)
-        if "oxigraph" in wanted:
-            attempt("oxigraph", oxigraph_part)
-        if wanted & {"virtuoso", "site-virtuoso"}:
-            attempt("virtuoso", virtuoso_part)
-        if "rdflib-endpoint" in wanted:
-            attempt("rdflib-endpoint", rdflib_part)
-        # ... the load tests need the machine to one system at a time ...
-        for system in list(running):
-            m = results[system.name]
+    try:
+        with stack:
+            # Every system is started (and loaded) first and stays up to the end: ...
+            if "site-embedded" in wanted:
+                attempt("site-embedded", site_embedded)
+            if "oxigraph" in wanted:
+                attempt("oxigraph", oxigraph_part)
+            if wanted & {"virtuoso", "site-virtuoso"}:
+                attempt("virtuoso", virtuoso_part)
+            if "rdflib-endpoint" in wanted:
+                attempt("rdflib-endpoint", rdflib_part)
+            # ... the load tests need the machine to one system at a time ...
+            for system in list(running):
+                m = results[system.name]
 
-            def load_phase(system: System = system, m: Measured = m) -> None:
-                with peak_memory(system.pid) as peak:
-                    measure_load(system, release, entities, small_select, args, work, m)
-                m.peak_rss, m.peak_pss = peak[0], peak[1]
+                def load_phase(system: System = system, m: Measured = m) -> None:
+                    with peak_memory(system.pid) as peak:
+                        measure_load(system, release, entities, small_select, args, work, m)
+                    m.peak_rss, m.peak_pss = peak[0], peak[1]
 
-            attempt(system.name, load_phase)
-        # ... and the query latencies are measured in turns, every system in each round.
-        print(f"[{', '.join(s.name for s in running)}] query latencies, in turns", flush=True)
-        with ExitStack() as sampling:
-            peaks = {s.name: sampling.enter_context(peak_memory(s.pid)) for s in running}
-            measured = latencies(running, query_list, args.repeat, args.budget)
-        for system in running:
-            m = results[system.name]
-            m.latency = measured[system.name]
-            m.peak_rss = max(m.peak_rss, peaks[system.name][0])
-            m.peak_pss = max(m.peak_pss, peaks[system.name][1])
-            m.notes = system.notes
+                attempt(system.name, load_phase)
+            # ... and the query latencies are measured in turns, every system in each round.
+            print(f"[{', '.join(s.name for s in running)}] query latencies, in turns", flush=True)
+            with ExitStack() as sampling:
+                peaks = {s.name: sampling.enter_context(peak_memory(s.pid)) for s in running}
+                measured = latencies(running, query_list, args.repeat, args.budget)
+            for system in running:
+                m = results[system.name]
+                m.latency = measured[system.name]
+                m.peak_rss = max(m.peak_rss, peaks[system.name][0])
+                m.peak_pss = max(m.peak_pss, peaks[system.name][1])
+                m.notes = system.notes
 
-    return report(
-        args, release, params, query_list, small_select, results, setup, commands, failures
-    )
+        return report(
+            args, release, params, query_list, small_select, results, setup, commands, failures
+        )
+    finally:
+        if not args.keep_work:
+            tidy(work)
+        print(f"servers' logs: {work}", flush=True)
+
+
+_DATA_COPIES = ("layout.nq", "ox-db", "virtuoso/db", "virtuoso/load", "build")
+
+
+def tidy(work: Path) -> None:
+    """Delete the stores' copies of the data (about 2 GB at 1M triples); keep the logs."""
+    for name in _DATA_COPIES:
+        path = work / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
 
 
 # --- the report ----------------------------------------------------------------------
@@ -765,6 +784,7 @@ def main() -> None:
     parser.add_argument("--rdflib-timeout", type=float, default=900, help="seconds rdflib-endpoint may take to load")  # fmt: skip
     parser.add_argument("--virtuoso-load", choices=["http", "bulk"], default="http", help="fill Virtuoso with `lod-publisher load` (Graph Store Protocol, one request per graph) or its own bulk loader over the same quads")  # fmt: skip
     parser.add_argument("--out", type=Path, help="write the Markdown report here too")
+    parser.add_argument("--keep-work", action="store_true", help="keep the stores' data in the work folder (by default only the servers' logs stay)")  # fmt: skip
     args = parser.parse_args()
     text = run(args)
     print(text)
