@@ -4,6 +4,7 @@ outlives its server."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -22,9 +23,15 @@ from tests.conftest import Reply, assert_clean_log, fetch, free_port, start_serv
 from lod_publisher.formats import by_key
 from lod_publisher.releases import Release
 from lod_publisher.settings import Settings
-from lod_publisher.store.backend import QueryLimits
+from lod_publisher.store.backend import QueryLimits, QueryTimeout
 from lod_publisher.store.embedded import EmbeddedBackend
-from lod_publisher.store.sandbox import EvaluatorPool, SandboxedBackend
+from lod_publisher.store.sandbox import (
+    QUICK_MEMORY,
+    EvaluatorPool,
+    PeakMemory,
+    QuickQueries,
+    SandboxedBackend,
+)
 from lod_publisher.web import create_app
 from lod_publisher.web.sparql import endpoint_of
 
@@ -158,11 +165,13 @@ def test_a_query_over_its_memory_is_stopped_and_the_server_goes_on(limited: Serv
 
 
 def test_rows_are_capped_and_the_cap_is_stated(limited: Server) -> None:
-    reply, _ = query(limited, "SELECT * WHERE { ?s ?p ?o }")
-    assert reply.status == 200
-    assert reply.header("x-sparql-truncated") == "true"
-    assert reply.header("x-sparql-maxrows") == "5"
-    assert reply.body.count(b'"s":') == 5
+    replies = [query(limited, "SELECT * WHERE { ?s ?p ?o }")[0] for _ in range(6)]
+    for reply in replies:  # by an evaluator, then (seen to be quick) in the worker itself
+        assert reply.status == 200
+        assert reply.header("x-sparql-truncated") == "true"
+        assert reply.header("x-sparql-maxrows") == "5"
+        assert reply.body.count(b'"s":') == 5
+        assert reply.body == replies[0].body
     description = fetch(f"{limited.url}sparql", {"Accept": "text/turtle"})
     assert b"lim:maxResultRows 5" in description.body
     assert (
@@ -206,6 +215,82 @@ def test_an_evaluator_that_died_while_idle_is_replaced(release: Release) -> None
         assert (result.rows, result.truncated) == (10, True)
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("quick_seconds", [5.0, 0.0])
+def test_a_query_seen_to_be_quick_runs_in_the_server_process_next_time(
+    release: Release, quick_seconds: float
+) -> None:
+    """With the evaluators stopped (SIGSTOP), only what runs in this process is answered:
+    a query an evaluator answered quickly, asked again, unless the setting is 0; a query
+    never seen still waits for an evaluator and is stopped at its deadline."""
+    backend = SandboxedBackend(
+        release.store_path,
+        EmbeddedBackend.open(release.store_path),
+        evaluators=1,
+        quick_seconds=quick_seconds,
+    )
+    limits = QueryLimits(timeout=1.0, max_rows=3)
+    seen = "SELECT * WHERE { ?s ?p ?o }"
+    stopped: list[int] = []
+
+    def stop_evaluators() -> None:
+        """Stop the idle evaluators (one killed at a deadline is replaced by a new one)."""
+        for evaluator, _ in backend._pool._idle:
+            evaluator.wait_ready()  # stopped while opening the store, it would never be
+            os.kill(evaluator.pid, signal.SIGSTOP)  # our own child process
+            stopped.append(evaluator.pid)
+
+    try:
+        first = backend.execute(seen, by_key("srj"), limits=limits)
+        assert (first.rows, first.truncated) == (3, True)
+        stop_evaluators()
+        assert stopped
+        if quick_seconds:
+            assert backend.execute(seen, by_key("srj"), limits=limits) == first
+        else:
+            with pytest.raises(QueryTimeout):
+                backend.execute(seen, by_key("srj"), limits=limits)
+            stop_evaluators()
+        with pytest.raises(QueryTimeout):
+            backend.execute("ASK { ?s ?p ?o }", by_key("srj"), limits=limits)
+        stop_evaluators()
+        # the same text with another row cap is another query: not seen either
+        with pytest.raises(QueryTimeout):
+            backend.execute(seen, by_key("srj"), limits=dataclasses.replace(limits, max_rows=4))
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):  # killed at the deadline
+                os.kill(pid, signal.SIGCONT)
+        backend.close()
+
+
+def test_quick_means_within_the_time_the_deadline_and_the_memory() -> None:
+    quick = QuickQueries(seconds=0.02, capacity=2)
+    quick.note(b"fast", 0.01, 1 << 20, timeout=30)
+    quick.note(b"slow", 0.03, 1 << 20, timeout=30)
+    quick.note(b"over its own deadline", 0.01, 1 << 20, timeout=0.005)
+    quick.note(b"big", 0.01, QUICK_MEMORY + 1, timeout=None)
+    quick.note(b"memory unknown", 0.01, None, timeout=None)
+    assert b"fast" in quick
+    for digest in (b"slow", b"over its own deadline", b"big", b"memory unknown"):
+        assert digest not in quick
+    quick.note(b"second", 0.01, 0, timeout=None)
+    assert b"fast" in quick  # used last: the next one pushes out "second"
+    quick.note(b"third", 0.01, 0, timeout=None)
+    assert b"fast" in quick and b"third" in quick and b"second" not in quick
+
+
+def test_peak_memory_sees_a_job_allocate() -> None:
+    memory = PeakMemory()
+    start = memory.start()
+    if start is None:
+        pytest.skip("this kernel offers no resettable peak RSS (/proc/self/clear_refs)")
+    held = b"\x01" * (64 << 20)  # written, so resident
+    growth = memory.growth_since(start)
+    assert growth is not None and growth >= 60 << 20, growth
+    del held
+    assert memory.growth_since(memory.start()) == 0  # reset: the peak is what is in use now
 
 
 def test_evaluators_beyond_the_newest_leave_when_idle(release: Release) -> None:

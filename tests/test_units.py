@@ -21,6 +21,7 @@ def test_settings_precedence_flag_over_env_over_default() -> None:
     assert load_settings({"build_dir": "b"}, environ={}).build_dir == Path("b")
     assert load_settings({}, environ={}).access_log is False
     assert load_settings({}, environ={"LOD_ACCESS_LOG": "yes"}).access_log is True
+    assert load_settings({}, environ={"LOD_QUICK_QUERY_MS": "0"}).quick_query_ms == 0
 
 
 @pytest.mark.parametrize(
@@ -30,6 +31,9 @@ def test_settings_precedence_flag_over_env_over_default() -> None:
         ("port", "http"),
         ("base_uri", "ftp://x/"),
         ("query_timeout", "-1"),
+        ("query_timeout", "nan"),
+        ("quick_query_ms", "-1"),
+        ("quick_query_ms", "nan"),
         ("access_log", "maybe"),
     ],
 )

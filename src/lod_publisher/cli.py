@@ -112,6 +112,7 @@ def validate(**overrides: Any) -> None:
 @setting_option("max_query_bytes")
 @setting_option("evaluators")
 @setting_option("query_memory")
+@setting_option("quick_query_ms")
 @setting_option("service_allowlist")
 @setting_option("backend")
 @setting_option("endpoint")

@@ -31,8 +31,15 @@ class SettingSpec:
 
 def _positive_float(raw: str) -> float:
     value = float(raw)
-    if value <= 0:
+    if not value > 0:  # also refuses nan
         raise ValueError("must be greater than 0")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:  # also refuses nan
+        raise ValueError("must be 0 or more")
     return value
 
 
@@ -102,6 +109,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("max_query_bytes", "1048576", "Largest SPARQL request body or query text accepted, in bytes.", _positive_int),
     SettingSpec("evaluators", "2", "Processes per worker that evaluate users' SPARQL queries, so queries running at once per worker; each opens the store with its own caches (about 40-90 MB at 1M triples). The first starts with the worker, the others when queries overlap, and leave after a minute idle.", _positive_int),
     SettingSpec("query_memory", "2048", "Address space, in MiB, of each process that evaluates SPARQL queries.", _positive_int),
+    SettingSpec("quick_query_ms", "20", "A query an evaluator has answered within this many milliseconds (and 32 MiB) runs in the worker itself the next times it is asked on this build, without the trip to an evaluator (about 0.3 ms); 0: every query goes to an evaluator.", _non_negative_float),
     SettingSpec("service_allowlist", "", "SPARQL endpoints a query may call with SERVICE (IRIs, space-separated); empty: the server never connects out.", _iri_list),
     SettingSpec("backend", "embedded", "Which store answers SPARQL: `embedded` (the build's own) or `remote` (the store at `endpoint`, filled by `lod-publisher load`).", _backend),
     SettingSpec("endpoint", "", "SPARQL 1.1 query endpoint of the remote store, e.g. http://127.0.0.1:7878/query (Oxigraph) or http://127.0.0.1:8890/sparql (Virtuoso).", _endpoint_url),
@@ -129,6 +137,7 @@ class Settings:
     max_query_bytes: int
     evaluators: int
     query_memory: int
+    quick_query_ms: float
     service_allowlist: tuple[str, ...]
     backend: str
     endpoint: str

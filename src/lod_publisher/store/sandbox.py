@@ -14,6 +14,13 @@ kernel lets it (Linux, as root or with unprivileged user namespaces), in a netwo
 namespace of its own with no interface up: even a SERVICE clause that got past
 :mod:`lod_publisher.sealing` could not open a connection.
 
+The trip to an evaluator costs about 0.3 ms, more than a lookup takes to run. So a query
+an evaluator has answered quickly (``quick_seconds``) and in little memory
+(``QUICK_MEMORY``) runs in the server process the next times it is asked: the store is
+read-only and a build never changes, so the same query does the same work each time, and
+the deadline it would be held to is one it was seen to keep. A query never seen, or seen
+to be slow, always goes to an evaluator.
+
 Run as ``python -m lod_publisher.store.sandbox STORE MEMORY_MIB`` by :class:`EvaluatorPool`
 only; it speaks length-prefixed pickles on its standard input and output.
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import hashlib
 import logging
 import os
 import pickle
@@ -34,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -66,6 +75,7 @@ _HEADER = struct.Struct(">Q")  # the length of the pickle that follows
 STARTUP_SECONDS = 60.0  # how long a new evaluator may take to open the store
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
+QUICK_MEMORY = 32 << 20  # most bytes a query may have grown its evaluator by to count as quick
 
 
 @dataclass(frozen=True)
@@ -143,10 +153,13 @@ class Evaluator:
         self.ready, self.isolated = True, bool(detail)
         return time.monotonic() - started
 
-    def call(self, job: _Job, deadline: float | None) -> tuple[Any, ...]:
-        """Send ``job`` to a ready evaluator, wait for the reply; _Deadline or _Gone if none."""
+    def call(self, job: bytes, deadline: float | None) -> tuple[Any, ...]:
+        """Send a pickled :class:`_Job` to a ready evaluator, wait for the reply.
+
+        _Deadline or _Gone if none comes.
+        """
         assert self.ready, "wait_ready() first"
-        self._write(pickle.dumps(job, pickle.HIGHEST_PROTOCOL), deadline)
+        self._write(job, deadline)
         return self._read(deadline)
 
     def kill(self) -> None:
@@ -310,22 +323,69 @@ class EvaluatorPool:
         self.release(evaluator)
 
 
+class QuickQueries:
+    """The jobs evaluators answered quickly on this build, which may run in the server.
+
+    Held as digests of the pickled job (query text, format, dataset, row cap), the most
+    recently used ``capacity`` of them; safe to share between threads.
+    """
+
+    def __init__(self, seconds: float, capacity: int = 4096) -> None:
+        self.seconds = seconds
+        self.capacity = capacity
+        self._digests: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, digest: bytes) -> bool:
+        with self._lock:
+            if digest not in self._digests:
+                return False
+            self._digests.move_to_end(digest)
+            return True
+
+    def note(
+        self, digest: bytes, seconds: float, growth: int | None, timeout: float | None
+    ) -> None:
+        """Remember a job an evaluator ran in ``seconds``, growing by ``growth`` bytes.
+
+        Quick means within ``self.seconds`` and the query's own ``timeout``, and within
+        ``QUICK_MEMORY``; an unknown growth (no ``/proc`` to read it from) is not quick.
+        """
+        limit = self.seconds if timeout is None else min(self.seconds, timeout)
+        if growth is None or growth > QUICK_MEMORY or seconds > limit:
+            return
+        with self._lock:
+            self._digests[digest] = None
+            self._digests.move_to_end(digest)
+            while len(self._digests) > self.capacity:
+                self._digests.popitem(last=False)
+
+
 class SandboxedBackend:
     """The embedded store, with users' queries run in killable evaluator processes.
 
     ``select``, ``ask`` and ``construct`` serve the site's own queries (from
     :mod:`lod_publisher.queries`, bounded by design) in this process; ``execute`` runs
-    users' queries in the pool and keeps every field of :class:`QueryLimits`.
+    users' queries in the pool, or here once seen to be quick (see the module's
+    docstring), and keeps every field of :class:`QueryLimits`.
     """
 
     def __init__(
-        self, store_path: Path, local: Backend, evaluators: int = 4, memory_mib: int = 2048
+        self,
+        store_path: Path,
+        local: Backend,
+        evaluators: int = 4,
+        memory_mib: int = 2048,
+        quick_seconds: float = 0.0,
     ) -> None:
-        """``local``: the same store opened in this process, for the site's own queries."""
+        """``local``: the same store opened in this process, for the site's own queries
+        and the quick ones; ``quick_seconds``: 0 sends every user's query to an evaluator.
+        """
         self.store_path = store_path
         self.memory_mib = memory_mib
         self._local = local
         self._pool = EvaluatorPool(store_path, evaluators, memory_mib)
+        self.quick = QuickQueries(quick_seconds)
         self._warned = False
         atexit.register(self.close)
 
@@ -345,17 +405,42 @@ class SandboxedBackend:
         dataset: DatasetSpec = PUBLISHED_DATASET,
         limits: QueryLimits = NO_LIMITS,
     ) -> QueryResult:
-        """Run a user's query in an evaluator; kill it at ``limits.timeout`` seconds."""
+        """Run a user's query in an evaluator, killed at ``limits.timeout`` seconds, or
+        here if an evaluator has answered it quickly before."""
         sealing.check(query, limits.service_allowlist)  # nothing unsafe crosses the pipe
-        deadline = None if limits.timeout is None else time.monotonic() + limits.timeout
-        job = _Job(
-            query,
-            result_format.key,
-            dataset.default_graphs,
-            dataset.named_graphs,
-            limits.max_rows,
-            limits.service_allowlist,
+        job = pickle.dumps(
+            _Job(
+                query,
+                result_format.key,
+                dataset.default_graphs,
+                dataset.named_graphs,
+                limits.max_rows,
+                limits.service_allowlist,
+            ),
+            pickle.HIGHEST_PROTOCOL,
         )
+        digest = hashlib.blake2b(job, digest_size=16).digest()
+        if digest in self.quick:
+            return self._run_here(query, result_format, dataset, limits)
+        reply = self._evaluate(job, limits)
+        if reply[0] == "ok":
+            self.quick.note(digest, reply[4], reply[5], limits.timeout)
+        return _outcome(reply, result_format)
+
+    def _run_here(
+        self, query: str, result_format: Format, dataset: DatasetSpec, limits: QueryLimits
+    ) -> QueryResult:
+        """A query seen to be quick, run in this process: the evaluator's result, no trip."""
+        try:
+            return self._local.execute(query, result_format, dataset, limits)
+        except (QueryError, QueryRefusedError):
+            raise
+        except Exception as exc:  # as an evaluator reports it: the engine's failure
+            raise EngineError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _evaluate(self, job: bytes, limits: QueryLimits) -> tuple[Any, ...]:
+        """The evaluator's reply to the pickled ``job``; QueryTimeout at the deadline."""
+        deadline = None if limits.timeout is None else time.monotonic() + limits.timeout
         for attempt in (1, 2):
             evaluator = self._pool.acquire(deadline)
             try:
@@ -384,7 +469,7 @@ class SandboxedBackend:
                 raise
             self._pool.release(evaluator)
             self._note_isolation(evaluator)
-            return _outcome(reply, result_format)
+            return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -408,7 +493,7 @@ def _ending(returncode: int | None) -> str:
 def _outcome(reply: tuple[Any, ...], result_format: Format) -> QueryResult:
     kind = reply[0]
     if kind == "ok":
-        _, payload, rows, truncated = reply
+        _, payload, rows, truncated, _seconds, _growth = reply
         return QueryResult(payload, result_format, rows, truncated)
     if kind == "refused":
         raise QueryRefusedError(reply[1], reply[2])
@@ -458,7 +543,48 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _answer(store: ox.Store, job: _Job) -> tuple[Any, ...]:
+class PeakMemory:
+    """How far a job raised this process's resident memory at its peak (Linux ``/proc``).
+
+    The kernel's high-water mark (``VmHWM``) is reset before each job (``clear_refs``
+    5) and read after it; about 10 µs. None where ``/proc`` does not offer both.
+    """
+
+    def __init__(self) -> None:
+        try:
+            self._reset: int | None = os.open("/proc/self/clear_refs", os.O_WRONLY)
+            self._status: int | None = os.open("/proc/self/status", os.O_RDONLY)
+        except OSError:
+            self._reset = self._status = None
+
+    def start(self) -> int | None:
+        """Reset the high-water mark to the memory in use now, and return it in bytes."""
+        if self._reset is None:
+            return None
+        try:
+            os.write(self._reset, b"5")
+        except OSError:
+            return None
+        return self._high_water()
+
+    def growth_since(self, start: int | None) -> int | None:
+        if start is None:
+            return None
+        peak = self._high_water()
+        return None if peak is None else max(peak - start, 0)
+
+    def _high_water(self) -> int | None:
+        assert self._status is not None
+        status = os.pread(self._status, 8192, 0)
+        at = status.find(b"VmHWM:")
+        if at < 0:
+            return None
+        return int(status[at + 6 : status.index(b"kB", at)]) * 1024
+
+
+def _answer(store: ox.Store, job: _Job, memory: PeakMemory) -> tuple[Any, ...]:
+    """The reply to ``job``; a result also says how long it took and how much memory."""
+    start, started = memory.start(), time.perf_counter()
     try:
         result = execute(
             store,
@@ -475,7 +601,15 @@ def _answer(store: ox.Store, job: _Job) -> tuple[Any, ...]:
         return ("failure", "the query needed more memory than this evaluator may use")
     except Exception as exc:  # anything else is the engine's failure, not the query's
         return ("failure", f"{type(exc).__name__}: {exc}")
-    return ("ok", result.payload, result.rows, result.truncated)
+    seconds = time.perf_counter() - started
+    return (
+        "ok",
+        result.payload,
+        result.rows,
+        result.truncated,
+        seconds,
+        memory.growth_since(start),
+    )
 
 
 def _address_space() -> int:
@@ -505,10 +639,11 @@ def main(argv: list[str]) -> None:
         _send(channel_out, ("failed", f"query_memory is {memory_mib} MiB, but an evaluator already uses {in_use // 2**20} MiB of address space with the store open: raise LOD_QUERY_MEMORY"))  # fmt: skip
         return
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    memory = PeakMemory()
     try:
         _send(channel_out, ("ready", isolated))
         while (job := _receive(channel_in)) is not None:
-            _send(channel_out, _answer(store, job))
+            _send(channel_out, _answer(store, job, memory))
     except BrokenPipeError:  # the server gave up on us (or stopped): nobody to answer
         os._exit(0)
 

@@ -92,6 +92,7 @@ class Endpoint:
                         self.site.backend,
                         self.site.settings.evaluators,
                         self.site.settings.query_memory,
+                        self.site.settings.quick_query_ms / 1000,
                     )
                 else:  # a remote store: it keeps the deadline itself (QueryLimits.timeout)
                     self._backend = self.site.backend
