@@ -314,6 +314,30 @@ def test_evaluators_beyond_the_newest_leave_when_idle(release: Release) -> None:
         pool.close()
 
 
+def test_a_busy_evaluator_is_waited_for_a_little_before_another_starts(
+    release: Release,
+) -> None:
+    """A query arriving while the only evaluator is busy takes it if it comes free within
+    ``spawn_after``; if it stays busy longer, a second evaluator starts."""
+    pool = EvaluatorPool(release.store_path, size=2, memory_mib=2048, spawn_after=2.0)
+    try:
+        busy = pool.acquire(deadline=None)
+        releaser = threading.Timer(0.3, pool.release, args=(busy,))
+        releaser.start()
+        started = time.monotonic()
+        assert pool.acquire(deadline=None) is busy  # no second process: the first came free
+        assert 0.2 < time.monotonic() - started < 2.0
+        assert pool._count == 1
+        started = time.monotonic()
+        second = pool.acquire(deadline=None)  # ``busy`` is still held: after 2 s, a new one
+        assert second is not busy and pool._count == 2
+        assert time.monotonic() - started >= 1.9
+        pool.release(second)
+        pool.release(busy)
+    finally:
+        pool.close()
+
+
 def test_the_evaluators_setting_sizes_each_workers_pool(
     settings: Settings, release: Release
 ) -> None:

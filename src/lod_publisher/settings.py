@@ -107,7 +107,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("query_timeout", "30", "Seconds a SPARQL query may run before it is stopped.", _positive_float),
     SettingSpec("max_rows", "10000", "Most solutions (or triples) a SPARQL result holds; the rest is cut and the response says so.", _positive_int),
     SettingSpec("max_query_bytes", "1048576", "Largest SPARQL request body or query text accepted, in bytes.", _positive_int),
-    SettingSpec("evaluators", "2", "Processes per worker that evaluate users' SPARQL queries, so queries running at once per worker; each opens the store with its own caches (about 40-90 MB at 1M triples). The first starts with the worker, the others when queries overlap, and leave after a minute idle.", _positive_int),
+    SettingSpec("evaluators", "2", "Processes per worker that evaluate users' SPARQL queries, so queries running at once per worker; each opens the store with its own caches (about 40-90 MB at 1M triples). The first starts with the worker, another when a query has waited 50 ms for a busy one, and leaves after a minute idle.", _positive_int),
     SettingSpec("query_memory", "2048", "Address space, in MiB, of each process that evaluates SPARQL queries.", _positive_int),
     SettingSpec("quick_query_ms", "20", "A query an evaluator has answered within this many milliseconds (and 32 MiB) runs in the worker itself the next times it is asked on this build, without the trip to an evaluator (about 0.3 ms); 0: every query goes to an evaluator.", _non_negative_float),
     SettingSpec("service_allowlist", "", "SPARQL endpoints a query may call with SERVICE (IRIs, space-separated); empty: the server never connects out.", _iri_list),

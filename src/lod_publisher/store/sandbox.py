@@ -224,18 +224,27 @@ class EvaluatorPool:
 
     One is started at once, so the first query finds it warm; one killed at a deadline
     is replaced straight away. The most recently used idle evaluator takes the next query
-    (its caches are warm), so the others only work when queries overlap; each of those
-    that then stays idle for ``idle_seconds`` is stopped, and with it the memory its store
-    handle holds (RocksDB's caches, which grow with the queries it has run).
+    (its caches are warm), so the others only work when queries overlap, and another is
+    started only when the busy ones stay busy for ``spawn_after`` seconds: a burst of
+    quick queries waits a few milliseconds for one rather than starting a process that
+    takes longer to open the store. Each evaluator beyond the newest that stays idle for
+    ``idle_seconds`` is stopped, and with it the memory its store handle holds (RocksDB's
+    caches, which grow with the queries it has run: 40-90 MB at 1M triples).
     """
 
     def __init__(
-        self, store_path: Path, size: int, memory_mib: int, idle_seconds: float = 60.0
+        self,
+        store_path: Path,
+        size: int,
+        memory_mib: int,
+        idle_seconds: float = 60.0,
+        spawn_after: float = 0.05,
     ) -> None:
         self.store_path = store_path
         self.size = size
         self.memory_mib = memory_mib
         self.idle_seconds = idle_seconds
+        self.spawn_after = spawn_after
         self._idle: list[tuple[Evaluator, float]] = []  # and when it came free; newest last
         self._count = 0
         self._closed = False
@@ -246,6 +255,7 @@ class EvaluatorPool:
 
     def acquire(self, deadline: float | None) -> Evaluator:
         """An idle evaluator, a new one, or the first to come free before the deadline."""
+        patience = time.monotonic() + self.spawn_after
         with self._changed:
             while True:
                 if self._closed:
@@ -256,15 +266,18 @@ class EvaluatorPool:
                         return evaluator
                     evaluator.kill()
                     self._count -= 1
-                if self._count < self.size:
+                now = time.monotonic()
+                may_start = self._count < self.size
+                if may_start and (self._count == 0 or now >= patience):
                     self._count += 1
                     break
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                if deadline is not None and deadline <= now:
                     raise QueryTimeout(
                         "every query evaluator stayed busy until this query's time limit"
                     )
-                self._changed.wait(left)
+                # wait for a busy one to come free: a little while if another may start
+                ends = [t for t in (patience if may_start else None, deadline) if t is not None]
+                self._changed.wait(min(ends) - now if ends else None)
         try:
             return Evaluator(self.store_path, self.memory_mib)
         except BaseException:
