@@ -3,20 +3,24 @@
     .venv/bin/python bench/overhead.py --build-dir /tmp/b1m
 
 Starts `lod-publisher serve` on the build (on 127.0.0.1, the port of its base IRI or a
-free one), then times, in turns, three requests that differ by one layer each: a document
+free one), then times, in turns, four requests that differ by one layer each: a document
 replayed from the response cache (Granian and the cache only), the service description
-(the same plus the endpoint's protocol parsing and negotiation), and a one-row SELECT (the
-same plus sealing, the evaluator process and the query log). Prints the median of each
-and the differences; stops the server by its PID.
+(the same plus the endpoint's protocol parsing and negotiation), a one-row SELECT asked
+again and again (the same plus sealing, the query run in the worker, since an evaluator
+answered it quickly, and the query log), and the same SELECT made new by a comment each
+time (run in an evaluator process). Prints the median of each and the differences; stops
+the server by its PID.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -56,22 +60,30 @@ def main() -> None:
 
         first = get("/sparql?" + urlencode({"query": select}), "text/tab-separated-values")
         document = first.splitlines()[1].decode().strip("<>")[len(release.base_uri) :]
-        kinds = {
-            "document from the response cache": (f"/doc/{document}.ttl", "text/turtle"),
-            "service description (endpoint)": ("/sparql", "text/turtle"),
-            "one-row SELECT (evaluator)": (
-                "/sparql?" + urlencode({"query": select}),
-                "application/sparql-results+json",
+
+        def sparql(query: str) -> str:
+            return "/sparql?" + urlencode({"query": query})
+
+        numbers = itertools.count()
+        json_results = "application/sparql-results+json"
+        kinds: dict[str, tuple[Callable[[], str], str]] = {
+            "document from the response cache": (lambda: f"/doc/{document}.ttl", "text/turtle"),
+            "service description (endpoint)": (lambda: "/sparql", "text/turtle"),
+            "one-row SELECT, seen (worker)": (lambda: sparql(select), json_results),
+            "one-row SELECT, new (evaluator)": (
+                lambda: sparql(f"{select}\n# request {next(numbers)}"),
+                json_results,
             ),
         }
         samples: dict[str, list[float]] = {kind: [] for kind in kinds}
         for path, accept in kinds.values():  # warm: cached, evaluators started
             for _ in range(100):
-                get(path, accept)
+                get(path(), accept)
         for _ in range(args.rounds):
             for kind, (path, accept) in kinds.items():
+                target = path()
                 started = time.perf_counter()
-                get(path, accept)
+                get(target, accept)
                 samples[kind].append(time.perf_counter() - started)
         previous = None
         for kind, taken in samples.items():
