@@ -42,7 +42,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -52,6 +51,7 @@ import pyoxigraph as ox
 from lod_publisher import sealing
 from lod_publisher.errors import QueryError
 from lod_publisher.formats import Format, by_key
+from lod_publisher.lru import BoundedLru
 from lod_publisher.sealing import QueryRefusedError
 from lod_publisher.store.backend import (
     NO_LIMITS,
@@ -345,16 +345,10 @@ class QuickQueries:
 
     def __init__(self, seconds: float, capacity: int = 4096) -> None:
         self.seconds = seconds
-        self.capacity = capacity
-        self._digests: OrderedDict[bytes, None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._digests: BoundedLru[bytes, bool] = BoundedLru(capacity)
 
     def __contains__(self, digest: bytes) -> bool:
-        with self._lock:
-            if digest not in self._digests:
-                return False
-            self._digests.move_to_end(digest)
-            return True
+        return self._digests.get(digest) is not None
 
     def note(
         self, digest: bytes, seconds: float, growth: int | None, timeout: float | None
@@ -367,11 +361,7 @@ class QuickQueries:
         limit = self.seconds if timeout is None else min(self.seconds, timeout)
         if growth is None or growth > QUICK_MEMORY or seconds > limit:
             return
-        with self._lock:
-            self._digests[digest] = None
-            self._digests.move_to_end(digest)
-            while len(self._digests) > self.capacity:
-                self._digests.popitem(last=False)
+        self._digests.put(digest, True)
 
 
 class SandboxedBackend:

@@ -96,7 +96,7 @@ def _turtle_file(site: Site, filename: str, key: str) -> Response:
             ).encode()
         return graph.serialize(format=_RDFLIB[fmt.key]).encode()
 
-    body = site.cache.get_or_render(cache_key, render)
+    body = site.cache.get_or_make(cache_key, render, len)
     return representation(body, fmt, strong_etag(*cache_key), site.last_modified)
 
 

@@ -103,7 +103,7 @@ def document(path: str) -> Response:
     languages = language_preferences(request.headers.get("Accept-Language"))
     vary = ["Accept", "Accept-Language"] if fmt.key == "html" else ["Accept"]
     key = (site.release.build_id, name, fmt.key, ",".join(languages) if fmt.key == "html" else "")
-    body = site.cache.get_or_render(key, lambda: _render(site, name, fmt, languages))
+    body = site.cache.get_or_make(key, lambda: _render(site, name, fmt, languages), len)
     alternates = [
         (document_url(site, name, other), "alternate", other.media_type)
         for other in DOCUMENT_FORMATS

@@ -16,13 +16,13 @@ when short and of a stated length, are handed to the server in one piece (see
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import request
+
+from lod_publisher.lru import BoundedLru
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -63,11 +63,9 @@ class ResponseCache:
         self, app: WSGIApplication, max_entries: int = 4096, max_bytes: int = 64 << 20
     ) -> None:
         self.app = app
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[str, ...], _Stored] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._entries: BoundedLru[tuple[str, ...], _Stored] = BoundedLru(
+            max_entries, max_bytes, max_bytes // 8
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET" or any(
@@ -80,10 +78,7 @@ class ResponseCache:
             environ.get("HTTP_ACCEPT", ""),
             environ.get("HTTP_ACCEPT_LANGUAGE", ""),
         )
-        with self._lock:
-            stored = self._entries.get(key)
-            if stored is not None:
-                self._entries.move_to_end(key)
+        stored = self._entries.get(key)
         if stored is not None:
             start_response(stored.status, list(stored.headers))
             return [stored.body]
@@ -121,21 +116,8 @@ class ResponseCache:
                 close()
         if replayable:
             assert key is not None
-            self._store(key, _Stored(status, seen["headers"], body))
+            self._entries.put(key, _Stored(status, seen["headers"], body), len(body))
         return [body]
-
-    def _store(self, key: tuple[str, ...], stored: _Stored) -> None:
-        if len(stored.body) > self.max_bytes // 8:
-            return
-        with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self._bytes -= len(previous.body)
-            self._entries[key] = stored
-            self._bytes += len(stored.body)
-            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= len(evicted.body)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Generic, TypeVar
 
 from rdflib import Graph
 
 from lod_publisher import queries
 from lod_publisher.describe import Description, describe
 from lod_publisher.errors import ConfigError
+from lod_publisher.lru import BoundedLru
 from lod_publisher.releases import Release, current_release
 from lod_publisher.search import SearchIndex
 from lod_publisher.settings import Settings
@@ -22,30 +20,6 @@ from lod_publisher.store.backend import Backend
 from lod_publisher.store.embedded import EmbeddedBackend
 from lod_publisher.store.remote import RemoteBackend
 from lod_publisher.uris import UriPolicy
-
-T = TypeVar("T")
-
-
-class LruCache(Generic[T]):
-    """Values by key, least recently used evicted. Pages and descriptions are immutable
-    within a build, so a second request for one costs a dictionary lookup."""
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, ...], T] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_render(self, key: tuple[str, ...], render: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        body = render()
-        with self._lock:
-            self._entries[key] = body
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return body
 
 
 @dataclass
@@ -56,8 +30,14 @@ class Site:
     release: Release
     backend: Backend
     policy: UriPolicy
-    cache: LruCache[bytes] = field(default_factory=LruCache)
-    descriptions: LruCache[Description | None] = field(default_factory=lambda: LruCache(1024))
+    # Pages, documents and descriptions are immutable within a build: a second request
+    # for one costs a dictionary lookup.
+    cache: BoundedLru[tuple[str, ...], bytes] = field(
+        default_factory=lambda: BoundedLru(4096, 256 << 20)
+    )
+    descriptions: BoundedLru[tuple[str, ...], Description | None] = field(
+        default_factory=lambda: BoundedLru(1024)
+    )
     _known: dict[str, bool] = field(default_factory=dict)
     _vocabularies: dict[str, Graph] = field(default_factory=dict)
     _search_index: SearchIndex | None = None
@@ -90,7 +70,7 @@ class Site:
 
     def describe(self, iri: str) -> Description | None:
         """The description of ``iri`` (shared by its HTML page and every RDF format)."""
-        return self.descriptions.get_or_render(
+        return self.descriptions.get_or_make(
             (iri,), lambda: describe(self.backend, self.policy, iri)
         )
 
