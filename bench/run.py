@@ -302,8 +302,9 @@ def latencies(systems: list[System], query_list: list[Query], repeat: int, budge
     """Per system and query: the median of ``repeat`` timed runs (ms) and the result's size.
 
     ``fresh``: every request's text ends in a comment of its own, so that no system has
-    seen the query before (our embedded site runs a query it has seen answered quickly
-    in the worker, one it has not in an evaluator process).
+    seen the query before (our sites send the answer to a request they have answered
+    before again from their result cache; our embedded site runs a query it has seen
+    answered quickly in the worker, one it has not in an evaluator process).
 
     The systems take turns, one request each per round (the order rotating), so that a
     change in the shared machine's speed during the run affects every system alike: the
@@ -687,6 +688,9 @@ def report(args: argparse.Namespace, release: Release, params: dict[str, str], q
         "",
         "### Median latency per query, ms (result size: rows or triples)",
         "",
+        "The same request each time: after the first, our sites send the answer they kept "
+        "(`result_cache_mb`); the stores run the query again.",
+        "",
         "| query | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
@@ -702,8 +706,9 @@ def report(args: argparse.Namespace, release: Release, params: dict[str, str], q
         "",
         "Each request's text ends in a comment of its own (`# request N`), so no system has "
         "seen it before. Our embedded site then runs every query in an evaluator process; "
-        "asked again (the table above), a query an evaluator answered within `quick_query_ms` "
-        "runs in the worker itself.",
+        "asked again, a query comes from the result cache (the table above) or, when its "
+        "answer was not kept, runs in the worker itself if an evaluator answered it within "
+        "`quick_query_ms`.",
         "",
         "| query | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),

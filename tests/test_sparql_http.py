@@ -27,12 +27,13 @@ from lod_publisher.releases import Release
 from lod_publisher.settings import Settings
 from lod_publisher.uris import UriPolicy
 from lod_publisher.web import create_app
-from lod_publisher.web.sparql import query_hash
+from lod_publisher.web.sparql import endpoint_of, query_hash, repeatable
 from lod_publisher.web.sparql_examples import EXAMPLES
 
 pytestmark = pytest.mark.server
 
 COMPETENCY = Path(__file__).parent / "competency"
+BENCH_QUERIES = Path(__file__).parent.parent / "bench" / "queries"
 RESULTS_PARSER = {"srj": "json", "srx": "xml", "csv": "csv", "tsv": "tsv"}
 GRAPH_PARSER = {"ttl": "turtle", "jsonld": "json-ld", "rdf": "xml", "nt": "nt"}
 FORM = "application/x-www-form-urlencoded"
@@ -440,6 +441,119 @@ def test_at_least_twelve_examples_come_from_competency_questions() -> None:
     assert len(drawn) >= 12
 
 
+# ----------------------------------------------------------------- the result cache
+
+
+def counted_app(settings: Settings, **changes: object) -> tuple[FlaskClient, list[str]]:
+    """A client of a new app (empty caches) and the list of queries its backend ran."""
+    app = create_app(dataclasses.replace(settings, **changes))
+    backend = endpoint_of(app).backend()
+    ran: list[str] = []
+    execute = backend.execute
+
+    def counting(query: str, *args: object, **kwargs: object) -> object:
+        ran.append(query)
+        return execute(query, *args, **kwargs)  # type: ignore[arg-type]
+
+    backend.execute = counting  # type: ignore[method-assign]
+    return app.test_client(), ran
+
+
+def test_the_same_request_is_answered_again_without_running_the_query(
+    settings: Settings, policy: UriPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, ran = counted_app(settings)
+    query = labels_query(policy)
+    with caplog.at_level(logging.INFO, logger="lod_publisher.web.sparql"):
+        first = client.get("/sparql", query_string={"query": query})
+        again = client.get("/sparql", query_string={"query": query})
+        head = client.head("/sparql", query_string={"query": query})
+    assert first.status_code == 200 and b"Astana" in first.data
+    assert (again.data, again.headers) == (first.data, first.headers)
+    assert head.data == b"" and head.headers == first.headers
+    assert ran == [query]
+    lines = [r.getMessage() for r in caplog.records if r.name == "lod_publisher.web.sparql"]
+    assert [re.search(r"cached=(\w+)", line)[1] for line in lines] == ["no", "yes", "yes"]  # type: ignore[index]
+    # The same rows, bytes, form, format and hash in each line.
+    assert len({re.sub(r"ms=\S+|cached=\w+", "", line) for line in lines}) == 1
+
+
+def test_each_request_shape_and_format_is_kept_apart(settings: Settings, policy: UriPolicy) -> None:
+    client, ran = counted_app(settings)
+    query = labels_query(policy)
+    requests = [
+        lambda: client.get("/sparql", query_string={"query": query}),
+        lambda: client.get(
+            "/sparql", query_string={"query": query}, headers={"Accept": "text/csv"}
+        ),
+        lambda: client.post("/sparql", data={"query": query}),
+        lambda: client.post("/sparql", data=query, content_type=DIRECT),
+        lambda: client.get("/sparql", query_string={"query": query + " "}),
+    ]
+    answers = [send() for send in requests * 2]
+    assert len(ran) == len(requests)
+    for first, again in zip(answers[: len(requests)], answers[len(requests) :], strict=True):
+        assert first.status_code == again.status_code == 200
+        assert (first.data, first.content_type) == (again.data, again.content_type)
+    assert answers[1].content_type.startswith("text/csv")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT (NOW() AS ?t) {}",
+        "SELECT (rand ( ) AS ?r) {}",
+        "SELECT (STRUUID() AS ?u) {}",
+        "SELECT (BNODE() AS ?b) {}",
+        "SELECT (UUID() AS ?u) {}",
+        "SELECT (\\u004EOW() AS ?t) {}",
+        "PREFIX f: <http://example.org/f#> SELECT (f:g#c\n(1) AS ?x) {}",
+        "SELECT ?s { ?s ?p ?o } LIMIT 100",  # cut at max_rows
+        "SELECT * {",  # an error
+    ],
+    ids=["now", "rand", "struuid", "bnode", "uuid", "escape", "function", "truncated", "error"],
+)
+def test_answers_that_may_change_are_never_kept(settings: Settings, query: str) -> None:
+    client, ran = counted_app(settings, max_rows=5)
+    for _ in range(2):
+        client.get("/sparql", query_string={"query": query})
+    assert ran == [query, query]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'SELECT ?s { ?s rdfs:label "Unknown soldier (1941)"@en }',
+        'SELECT ?e { ?e com:date ?d FILTER(?d >= "2020-01-01"^^xsd:date && ?d < "2026-01-01"^^xsd:date) }',
+        "SELECT ?c (COUNT(?s) AS ?n) { ?s a ?c } GROUP BY ?c ORDER BY DESC(?n)",
+        "SELECT ?now ?rand { ?now ?uuid ?rand }",
+        *(e.query for e in EXAMPLES),
+        *(path.read_text() for path in sorted(BENCH_QUERIES.glob("*.rq"))),
+    ],
+)
+def test_queries_that_depend_only_on_the_data_are_repeatable(query: str) -> None:
+    assert repeatable(query)
+
+
+def test_a_zero_result_cache_keeps_nothing(settings: Settings, policy: UriPolicy) -> None:
+    client, ran = counted_app(settings, result_cache_mb=0)
+    query = labels_query(policy)
+    for _ in range(2):
+        assert client.get("/sparql", query_string={"query": query}).status_code == 200
+    assert ran == [query, query]
+
+
+def test_answers_are_kept_within_the_cache_size(settings: Settings) -> None:
+    """An answer above an eighth of result_cache_mb is run each time; smaller ones are kept."""
+    client, ran = counted_app(settings, result_cache_mb=0.001)  # 1,048 bytes: 131 an answer
+    small = "ASK {}"
+    large = "SELECT ?n { VALUES ?n { 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 } }"
+    for _ in range(2):
+        assert client.get("/sparql", query_string={"query": small}).status_code == 200
+        assert client.get("/sparql", query_string={"query": large}).status_code == 200
+    assert ran == [small, large, large]
+
+
 # ----------------------------------------------------------------- the query log
 
 
@@ -451,7 +565,7 @@ def test_one_log_line_per_query(client: FlaskClient, caplog: pytest.LogCaptureFi
     lines = [r.getMessage() for r in caplog.records if r.name == "lod_publisher.web.sparql"]
     assert len(lines) == 2
     assert re.fullmatch(
-        rf"sparql status=200 ms=\d+\.\d rows=3 bytes=\d+ truncated=no form=SELECT format=srj query={query_hash(query)}",
+        rf"sparql status=200 ms=\d+\.\d rows=3 bytes=\d+ truncated=no form=SELECT format=srj cached=no query={query_hash(query)}",
         lines[0],
     )
     assert lines[1].startswith("sparql status=400 ")

@@ -113,6 +113,7 @@ def validate(**overrides: Any) -> None:
 @setting_option("evaluators")
 @setting_option("query_memory")
 @setting_option("quick_query_ms")
+@setting_option("result_cache_mb")
 @setting_option("service_allowlist")
 @setting_option("backend")
 @setting_option("endpoint")

@@ -110,6 +110,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("evaluators", "2", "Processes per worker that evaluate users' SPARQL queries, so queries running at once per worker; each opens the store with its own caches (about 40-90 MB at 1M triples). The first starts with the worker, another when a query has waited 50 ms for a busy one, and leaves after a minute idle.", _positive_int),
     SettingSpec("query_memory", "2048", "Address space, in MiB, of each process that evaluates SPARQL queries.", _positive_int),
     SettingSpec("quick_query_ms", "20", "A query an evaluator has answered within this many milliseconds (and 32 MiB) runs in the worker itself the next times it is asked on this build, without the trip to an evaluator (about 0.3 ms); 0: every query goes to an evaluator.", _non_negative_float),
+    SettingSpec("result_cache_mb", "16", "MiB of SPARQL answers each worker keeps to send again, without running the query, for the same request on this build (answers that depend on nothing but the data: not NOW(), RAND(), UUID(), STRUUID(), BNODE(), SERVICE or other functions); 0: off.", _non_negative_float),
     SettingSpec("service_allowlist", "", "SPARQL endpoints a query may call with SERVICE (IRIs, space-separated); empty: the server never connects out.", _iri_list),
     SettingSpec("backend", "embedded", "Which store answers SPARQL: `embedded` (the build's own) or `remote` (the store at `endpoint`, filled by `lod-publisher load`).", _backend),
     SettingSpec("endpoint", "", "SPARQL 1.1 query endpoint of the remote store, e.g. http://127.0.0.1:7878/query (Oxigraph) or http://127.0.0.1:8890/sparql (Virtuoso).", _endpoint_url),
@@ -138,6 +139,7 @@ class Settings:
     evaluators: int
     query_memory: int
     quick_query_ms: float
+    result_cache_mb: float
     service_allowlist: tuple[str, ...]
     backend: str
     endpoint: str

@@ -5,7 +5,13 @@ https://www.w3.org/TR/sparql11-protocol/#query-operation . The request is read b
 run by the backend within the configured limits, and answered with the engine's bytes.
 Errors are plain text with the status that fits. Without a query, a machine gets the
 service description (:mod:`lod_publisher.service_description`), a browser the editor.
-Each query is logged in one line: status, duration, rows, bytes and a hash of the text.
+Each query is logged in one line: status, duration, rows, bytes, whether the answer came
+from the result cache, and a hash of the text.
+
+A build never changes, so the same request for a query whose answer depends on nothing
+but the data gets the same bytes: each process keeps recent successful answers
+(``result_cache_mb``), keyed by the request itself, and sends them again without parsing
+or running the query (see :func:`repeatable`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from werkzeug.wrappers import Response
 from lod_publisher import protocol, sealing
 from lod_publisher.errors import LodError, QueryError, RemoteError, RemoteTimeout
 from lod_publisher.formats import Format
+from lod_publisher.lru import BoundedLru
 from lod_publisher.protocol import DescriptionRequest, ProtocolError, QueryRequest
 from lod_publisher.service_description import (
     SD,
@@ -56,6 +63,16 @@ _MAX_DISCARDED = 64 << 20  # largest refused body read to its end (see _read_bod
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 MAX_ROWS_HEADER = "X-SPARQL-MaxRows"  # as Virtuoso names it, so clients that know it react
 _ENGINE_POSITION = re.compile(r"^error at (\d+):(\d+): ")
+_RESULT_ENTRIES = 4096  # most answers the result cache keeps per process
+# What may make two runs of a query differ: the functions whose value changes from run to
+# run (SPARQL 1.1 Query 17.4), a \u escape that could spell one, and any function called
+# by IRI (a store's own extensions, e.g. Virtuoso's bif:rnd). Lexical, so erring towards
+# running the query: a word in a string or a comparison followed by "(" counts too.
+_UNREPEATABLE = re.compile(
+    r"(?<![\w$?])(?:NOW|RAND|UUID|STRUUID|BNODE)(?!\w)|\\u|(?:>|:[^\s(){}<>\"',;]*)"
+    r"(?:\s|#[^\n\r]*+)*+\(",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -65,6 +82,7 @@ class Endpoint:
     site: Site
     limits: QueryLimits
     stated: EndpointLimits
+    results: BoundedLru[tuple[str | bytes | None, ...], _Kept]
     _backend: Backend | None = None
     _descriptions: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,7 +94,11 @@ class Endpoint:
         stated = EndpointLimits(
             s.query_timeout, s.max_rows, s.max_query_bytes, s.query_memory, s.service_allowlist
         )
-        return cls(site, limits, stated)
+        cache_bytes = int(s.result_cache_mb * (1 << 20))
+        results: BoundedLru[tuple[str | bytes | None, ...], _Kept] = BoundedLru(
+            _RESULT_ENTRIES if cache_bytes else 0, cache_bytes, cache_bytes // 8
+        )
+        return cls(site, limits, stated, results)
 
     def backend(self) -> Backend:
         """Where users' queries run: the site's backend, sandboxed if it is the embedded store.
@@ -191,24 +213,42 @@ class EndpointApp:
             return _Answer(204, b"", "", (("Allow", protocol.ALLOWED_METHODS),))
         started = time.perf_counter()
         state = self.endpoint
+        query_string = str(environ.get("QUERY_STRING", ""))
         try:
+            body = _read_body(environ, method, state.stated.max_query_bytes)
+            # Everything parse_request reads; HEAD is answered as GET, without the body.
+            key = (
+                "POST" if method == "POST" else "GET",
+                query_string,
+                environ.get("CONTENT_TYPE"),
+                body,
+                environ.get("HTTP_ACCEPT"),
+            )
+            kept = state.results.get(key)
+            if kept is not None:
+                _log(started, kept.answer, kept.parsed, kept.rows, cached=True)
+                return kept.answer
             parsed = protocol.parse_request(
                 method,
-                str(environ.get("QUERY_STRING", "")).encode("latin-1"),  # PEP 3333
+                query_string.encode("latin-1"),  # PEP 3333
                 environ.get("CONTENT_TYPE"),
-                _read_body(environ, method, state.stated.max_query_bytes),
+                body,
                 environ.get("HTTP_ACCEPT"),
                 state.stated.max_query_bytes,
             )
         except ProtocolError as exc:
             answer = _plain(exc.status, exc.message, exc.headers)
-            _log(started, answer, None, None, exc.query)
+            _log(started, answer, None, None, query=exc.query)
             return answer
         if parsed.result_format.key == "html":
             return None
         if isinstance(parsed, DescriptionRequest):
             return _described(state, parsed.result_format)
         answer, rows = _run(state, parsed)
+        truncated = (TRUNCATED_HEADER, "true") in answer.headers
+        if answer.status == 200 and not truncated and repeatable(parsed.query):
+            kept = _Kept(answer, parsed, rows)
+            state.results.put(key, kept, len(answer.body) + len(body) + len(query_string))
         _log(started, answer, parsed, rows)
         return answer
 
@@ -221,6 +261,31 @@ class _Answer:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A successful answer kept for the same request, with what its log line says."""
+
+    answer: _Answer
+    parsed: QueryRequest
+    rows: int | None
+
+
+def repeatable(query: str) -> bool:
+    """Whether running ``query`` again on the same data surely gives the same answer.
+
+    False for queries that use NOW, RAND, UUID, STRUUID or BNODE, call a function by IRI
+    or a SERVICE, or hold a \\u escape; and for some others (the test is on the text).
+
+    >>> repeatable('SELECT ?s { ?s rdfs:label "Astana" } LIMIT 3')
+    True
+    >>> repeatable("SELECT (NOW() AS ?t) {}"), repeatable("SELECT (bif:rnd(9) AS ?r) {}")
+    (False, False)
+    >>> repeatable("SELECT * { SERVICE <http://a/> { ?s ?p ?o } }")
+    False
+    """
+    return _UNREPEATABLE.search(query) is None and not sealing.service_calls(query)
 
 
 @blueprint.route(PATH, methods=["GET", "HEAD"])
@@ -345,12 +410,16 @@ def _log(
     answer: _Answer,
     parsed: QueryRequest | None,
     rows: int | None,
+    *,
     query: str | None = None,
+    cached: bool = False,
 ) -> None:
-    """One line per query: status, duration, rows, bytes, truncation, form, format, hash."""
+    """One line per query: status, duration, rows, bytes, truncation, form, format,
+    whether the answer came from the result cache, hash."""
     text = parsed.query if parsed else query
     logger.info(
-        "sparql status=%d ms=%.1f rows=%s bytes=%d truncated=%s form=%s format=%s query=%s",
+        "sparql status=%d ms=%.1f rows=%s bytes=%d truncated=%s form=%s format=%s cached=%s "
+        "query=%s",
         answer.status,
         (time.perf_counter() - started) * 1000,
         "-" if rows is None else rows,
@@ -358,6 +427,7 @@ def _log(
         "yes" if (TRUNCATED_HEADER, "true") in answer.headers else "no",
         parsed.form.value if parsed and parsed.form else "-",
         parsed.result_format.key if parsed else "-",
+        "yes" if cached else "no",
         query_hash(text) if text is not None else "-",
     )
 
