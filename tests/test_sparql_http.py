@@ -8,6 +8,7 @@ import http.client
 import io
 import logging
 import re
+import threading
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -444,8 +445,11 @@ def test_at_least_twelve_examples_come_from_competency_questions() -> None:
 # ----------------------------------------------------------------- the result cache
 
 
-def counted_app(settings: Settings, **changes: object) -> tuple[FlaskClient, list[str]]:
-    """A client of a new app (empty caches) and the list of queries its backend ran."""
+def counted_app(
+    settings: Settings, delay: float = 0.0, **changes: object
+) -> tuple[FlaskClient, list[str]]:
+    """A client of a new app (empty caches) and the list of queries its backend ran,
+    each taking at least ``delay`` seconds."""
     app = create_app(dataclasses.replace(settings, **changes))
     backend = endpoint_of(app).backend()
     ran: list[str] = []
@@ -453,6 +457,7 @@ def counted_app(settings: Settings, **changes: object) -> tuple[FlaskClient, lis
 
     def counting(query: str, *args: object, **kwargs: object) -> object:
         ran.append(query)
+        time.sleep(delay)
         return execute(query, *args, **kwargs)  # type: ignore[arg-type]
 
     backend.execute = counting  # type: ignore[method-assign]
@@ -533,6 +538,38 @@ def test_answers_that_may_change_are_never_kept(settings: Settings, query: str) 
 )
 def test_queries_that_depend_only_on_the_data_are_repeatable(query: str) -> None:
     assert repeatable(query)
+
+
+@pytest.mark.parametrize(
+    ("query", "runs"),
+    [
+        ("SELECT ?n { VALUES ?n { 1 2 } }", 1),  # the first runs it, the others get its answer
+        ("SELECT (STRUUID() AS ?u) {}", 4),  # each its own
+        ("SELECT * {", 4),  # an error is not kept: the others run it too
+    ],
+    ids=["repeatable", "unrepeatable", "error"],
+)
+def test_identical_requests_at_once_run_the_query_once(
+    settings: Settings, query: str, runs: int
+) -> None:
+    client, ran = counted_app(settings, delay=0.3)
+    app = client.application
+    replies: list[tuple[int, bytes]] = []
+
+    def ask() -> None:
+        reply = app.test_client().get("/sparql", query_string={"query": query})
+        replies.append((reply.status_code, reply.data))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(replies) == 4 and len(ran) == runs
+    if runs == 1:
+        assert len(set(replies)) == 1 and replies[0][0] == 200
+    else:
+        assert len({status for status, _ in replies}) == 1
 
 
 def test_a_zero_result_cache_keeps_nothing(settings: Settings, policy: UriPolicy) -> None:

@@ -11,7 +11,8 @@ from the result cache, and a hash of the text.
 A build never changes, so the same request for a query whose answer depends on nothing
 but the data gets the same bytes: each process keeps recent successful answers
 (``result_cache_mb``), keyed by the request itself, and sends them again without parsing
-or running the query (see :func:`repeatable`).
+or running the query (see :func:`repeatable`). Identical requests that arrive together
+run the query once (:func:`_run_once`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class Endpoint:
     stated: EndpointLimits
     results: BoundedLru[tuple[str | bytes | None, ...], _Kept]
     _backend: Backend | None = None
+    # requests whose query is running now, to be answered once (see _run_once)
+    _running: dict[tuple[str | bytes | None, ...], threading.Event] = field(default_factory=dict)
     _descriptions: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -244,12 +247,8 @@ class EndpointApp:
             return None
         if isinstance(parsed, DescriptionRequest):
             return _described(state, parsed.result_format)
-        answer, rows = _run(state, parsed)
-        truncated = (TRUNCATED_HEADER, "true") in answer.headers
-        if answer.status == 200 and not truncated and repeatable(parsed.query):
-            kept = _Kept(answer, parsed, rows)
-            state.results.put(key, kept, len(answer.body) + len(body) + len(query_string))
-        _log(started, answer, parsed, rows)
+        answer, rows, cached = _run_once(state, key, parsed)
+        _log(started, answer, parsed, rows, cached=cached)
         return answer
 
 
@@ -352,6 +351,41 @@ def _run(state: Endpoint, parsed: QueryRequest) -> tuple[_Answer, int | None]:
         headers = ((TRUNCATED_HEADER, "true"), (MAX_ROWS_HEADER, str(state.limits.max_rows)))
     answer = _Answer(200, result.payload, result.result_format.content_type, headers)
     return answer, result.rows
+
+
+def _run_once(
+    state: Endpoint, key: tuple[str | bytes | None, ...], parsed: QueryRequest
+) -> tuple[_Answer, int | None, bool]:
+    """Run the query and keep its answer if it may be sent again (:func:`repeatable`).
+
+    Identical requests that arrive while the first is running wait for its answer
+    instead of running the query again, each at most the query time limit (as a cache
+    in front of a server coalesces them); the third item says the answer is the kept one.
+    If the first's answer cannot be kept (an error, rows cut), the others run it too.
+    """
+    if not state.results.max_entries or not repeatable(parsed.query):
+        return (*_run(state, parsed), False)
+    with state._lock:
+        running = state._running.get(key)
+        leading = running is None
+        if running is None:
+            running = state._running[key] = threading.Event()
+    if not leading:
+        running.wait(state.limits.timeout)
+        kept = state.results.get(key)
+        if kept is not None:
+            return kept.answer, kept.rows, True
+        return (*_run(state, parsed), False)
+    try:
+        answer, rows = _run(state, parsed)
+        if answer.status == 200 and (TRUNCATED_HEADER, "true") not in answer.headers:
+            size = len(answer.body) + sum(len(part or "") for part in key)
+            state.results.put(key, _Kept(answer, parsed, rows), size)
+    finally:
+        with state._lock:
+            del state._running[key]
+        running.set()
+    return answer, rows, False
 
 
 def _described(state: Endpoint, fmt: Format) -> _Answer:
