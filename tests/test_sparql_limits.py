@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from tests.conftest import Reply, assert_clean_log, fetch, free_port, start_serv
 from lod_publisher.formats import by_key
 from lod_publisher.releases import Release
 from lod_publisher.settings import Settings
-from lod_publisher.store.backend import QueryLimits, QueryTimeout
+from lod_publisher.store.backend import EngineError, QueryLimits, QueryTimeout
 from lod_publisher.store.embedded import EmbeddedBackend
 from lod_publisher.store.sandbox import (
     QUICK_MEMORY,
@@ -42,6 +43,7 @@ TIMEOUT = 2.0
 CARTESIAN_COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 # ORDER BY over a cartesian product: every solution is held in memory before the first.
 CARTESIAN_SORT = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f LIMIT 1"
+QUERY_LIMITS = QueryLimits(timeout=20, max_rows=3)
 
 
 @dataclasses.dataclass
@@ -60,8 +62,7 @@ def limited(settings: Settings, release: Release) -> Iterator[Server]:
         "--query-memory", "1024",
     )  # fmt: skip
     server = Server(f"http://127.0.0.1:{port}/", process)
-    # Each worker starts its evaluators on its first query: give both workers one (a
-    # worker busy starting its evaluator leaves the next request to the other).
+    # Both workers' first queries, so that each has its backend ready.
     warm = [threading.Thread(target=query, args=(server, "ASK {}")) for _ in range(6)]
     for thread in warm:
         thread.start()
@@ -201,6 +202,24 @@ def test_evaluators_run_without_network_where_the_kernel_allows(limited: Server)
 # ----------------------------------------------------------------- the pool, directly
 
 
+def test_the_workers_share_the_servers_evaluators(limited: Server) -> None:
+    """The evaluators are the server's main process's children, not one set per worker."""
+    pids = evaluator_pids(limited.process.pid)
+    assert pids
+    for pid in pids:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert parent == limited.process.pid
+
+
+def ready_pool(pool: EvaluatorPool, count: int = 1) -> list[int]:
+    """The pool's evaluators once ``count`` of them are ready."""
+    deadline = time.monotonic() + 60
+    while len(pids := pool.pids()) < count:
+        assert time.monotonic() < deadline, "evaluators did not start"
+        time.sleep(0.05)
+    return pids
+
+
 def test_an_evaluator_that_died_while_idle_is_replaced(release: Release) -> None:
     backend = SandboxedBackend(
         release.store_path, EmbeddedBackend.open(release.store_path), evaluators=1
@@ -208,13 +227,46 @@ def test_an_evaluator_that_died_while_idle_is_replaced(release: Release) -> None
     try:
         limits = QueryLimits(timeout=20, max_rows=10)
         assert backend.execute("ASK {}", by_key("srj"), limits=limits).payload.endswith(b"true}")
-        for evaluator, _ in list(backend._pool._idle):
-            os.kill(evaluator.pid, signal.SIGKILL)  # our own child process
-            evaluator.process.wait()
+        assert backend._pool is not None
+        for pid in ready_pool(backend._pool):
+            os.kill(pid, signal.SIGKILL)  # the pool's child, in this process
         result = backend.execute("SELECT * WHERE { ?s ?p ?o }", by_key("tsv"), limits=limits)
         assert (result.rows, result.truncated) == (10, True)
     finally:
         backend.close()
+
+
+def test_a_query_names_its_store_and_an_evaluator_switches_to_it(
+    release: Release, tmp_path: Path
+) -> None:
+    """After a new build (and SIGHUP), the workers' queries name the new release's store."""
+    other = tmp_path / "store"
+    shutil.copytree(release.store_path, other)
+    pool = EvaluatorPool(release.store_path, size=1, memory_mib=2048)
+    try:
+        backend = SandboxedBackend(
+            other, EmbeddedBackend.open(other), memory_mib=2048, pool_address=pool.address
+        )
+        [pid] = ready_pool(pool)
+        answer = backend.execute("SELECT * WHERE { ?s ?p ?o }", by_key("tsv"), limits=QUERY_LIMITS)  # fmt: skip
+        assert answer.rows == 3 and pool.pids() == [pid]
+        opened = {str(link.readlink()) for link in Path(f"/proc/{pid}/fd").iterdir()}
+        assert any(name.startswith(f"{other}/") for name in opened), opened
+    finally:
+        pool.close()
+
+
+def test_an_evaluator_that_cannot_start_says_why(tmp_path: Path) -> None:
+    missing = tmp_path / "no-store"
+    pool = EvaluatorPool(missing, size=1, memory_mib=2048)
+    try:
+        backend = SandboxedBackend(missing, EmbeddedBackend.__new__(EmbeddedBackend), pool_address=pool.address)  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(EngineError, match="could not start: cannot open the store"):
+            backend.execute("ASK {}", by_key("srj"), limits=QUERY_LIMITS)
+        assert time.monotonic() - started < 30
+    finally:
+        pool.close()
 
 
 @pytest.mark.parametrize("quick_seconds", [5.0, 0.0])
@@ -230,37 +282,28 @@ def test_a_query_seen_to_be_quick_runs_in_the_server_process_next_time(
         evaluators=1,
         quick_seconds=quick_seconds,
     )
+    assert backend._pool is not None
     limits = QueryLimits(timeout=1.0, max_rows=3)
     seen = "SELECT * WHERE { ?s ?p ?o }"
-    stopped: list[int] = []
-
-    def stop_evaluators() -> None:
-        """Stop the idle evaluators (one killed at a deadline is replaced by a new one)."""
-        for evaluator, _ in backend._pool._idle:
-            evaluator.wait_ready()  # stopped while opening the store, it would never be
-            os.kill(evaluator.pid, signal.SIGSTOP)  # our own child process
-            stopped.append(evaluator.pid)
-
+    stopped = ready_pool(backend._pool)
     try:
         first = backend.execute(seen, by_key("srj"), limits=limits)
         assert (first.rows, first.truncated) == (3, True)
-        stop_evaluators()
-        assert stopped
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)  # the pool's child, in this process
         if quick_seconds:
             assert backend.execute(seen, by_key("srj"), limits=limits) == first
         else:
             with pytest.raises(QueryTimeout):
                 backend.execute(seen, by_key("srj"), limits=limits)
-            stop_evaluators()
         with pytest.raises(QueryTimeout):
             backend.execute("ASK { ?s ?p ?o }", by_key("srj"), limits=limits)
-        stop_evaluators()
         # the same text with another row cap is another query: not seen either
         with pytest.raises(QueryTimeout):
             backend.execute(seen, by_key("srj"), limits=dataclasses.replace(limits, max_rows=4))
     finally:
         for pid in stopped:
-            with contextlib.suppress(ProcessLookupError):  # killed at the deadline
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
         backend.close()
 
@@ -293,23 +336,30 @@ def test_peak_memory_sees_a_job_allocate() -> None:
     assert memory.growth_since(memory.start()) == 0  # reset: the peak is what is in use now
 
 
-def test_evaluators_beyond_the_newest_leave_when_idle(release: Release) -> None:
-    """Three overlapping queries start three evaluators; idle, all but the newest stop."""
+def test_an_extra_evaluator_starts_for_a_waiting_query_and_leaves_when_idle(
+    release: Release,
+) -> None:
+    """With the steady evaluator busy (stopped), a query waits 50 ms, then an extra one
+    starts and answers it; once the steady one is free again it takes the queries, and
+    the extra leaves after a second without any, while queries go on."""
     pool = EvaluatorPool(release.store_path, size=3, memory_mib=2048, idle_seconds=1.0)
+    backend = SandboxedBackend(
+        release.store_path, EmbeddedBackend.open(release.store_path), pool_address=pool.address
+    )
     try:
-        overlapping = [pool.acquire(deadline=None) for _ in range(3)]
-        for evaluator in overlapping:
-            pool.release(evaluator)
-        deadline = time.monotonic() + 20
-        while len(pool._idle) > 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert [e.pid for e, _ in pool._idle] == [overlapping[-1].pid]
-        assert pool._count == 1
-        for evaluator in overlapping[:-1]:
-            assert evaluator.process.wait(timeout=10) is not None
-        kept = pool.acquire(deadline=None)  # the warm one answers the next query
-        assert kept is overlapping[-1] and kept.alive()
-        pool.release(kept)
+        [steady] = ready_pool(pool)
+        os.kill(steady, signal.SIGSTOP)  # the pool's child, in this process
+        try:
+            answer = backend.execute("ASK { ?s ?p ?o }", by_key("srj"), limits=QUERY_LIMITS)
+            assert answer.payload.endswith(b"true}")
+            assert len(pool.pids()) == 2
+        finally:
+            os.kill(steady, signal.SIGCONT)
+        ends = time.monotonic() + 4
+        while time.monotonic() < ends:
+            backend.execute("ASK { ?s ?p ?o }", by_key("srj"), limits=QUERY_LIMITS)
+            time.sleep(0.15)
+        assert pool.pids() == [steady]
     finally:
         pool.close()
 
@@ -320,30 +370,33 @@ def test_a_busy_evaluator_is_waited_for_a_little_before_another_starts(
     """A query arriving while the only evaluator is busy takes it if it comes free within
     ``spawn_after``; if it stays busy longer, a second evaluator starts."""
     pool = EvaluatorPool(release.store_path, size=2, memory_mib=2048, spawn_after=2.0)
+    backend = SandboxedBackend(
+        release.store_path, EmbeddedBackend.open(release.store_path), pool_address=pool.address
+    )
     try:
-        busy = pool.acquire(deadline=None)
-        releaser = threading.Timer(0.3, pool.release, args=(busy,))
-        releaser.start()
+        [steady] = ready_pool(pool)
+        os.kill(steady, signal.SIGSTOP)  # the pool's child, in this process
+        threading.Timer(0.3, os.kill, args=(steady, signal.SIGCONT)).start()
         started = time.monotonic()
-        assert pool.acquire(deadline=None) is busy  # no second process: the first came free
+        backend.execute("ASK {}", by_key("srj"), limits=QUERY_LIMITS)
         assert 0.2 < time.monotonic() - started < 2.0
-        assert pool._count == 1
-        started = time.monotonic()
-        second = pool.acquire(deadline=None)  # ``busy`` is still held: after 2 s, a new one
-        assert second is not busy and pool._count == 2
-        assert time.monotonic() - started >= 1.9
-        pool.release(second)
-        pool.release(busy)
+        assert pool.pids(ready_only=False) == [steady]  # no second process: it came free
+        os.kill(steady, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            backend.execute("ASK {}", by_key("srj"), limits=QUERY_LIMITS)
+            assert time.monotonic() - started >= 1.9  # after 2 s, a new one answered
+            assert len(pool.pids()) == 2
+        finally:
+            os.kill(steady, signal.SIGCONT)
     finally:
         pool.close()
 
 
-def test_the_evaluators_setting_sizes_each_workers_pool(
-    settings: Settings, release: Release
-) -> None:
+def test_the_evaluators_setting_sizes_the_pool(settings: Settings, release: Release) -> None:
     backend = endpoint_of(create_app(dataclasses.replace(settings, evaluators=3))).backend()
     try:
-        assert isinstance(backend, SandboxedBackend)
+        assert isinstance(backend, SandboxedBackend) and backend._pool is not None
         assert backend._pool.size == 3
     finally:
         backend.close()

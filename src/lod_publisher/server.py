@@ -19,6 +19,7 @@ from granian.server import Server
 # Imported before the workers are forked, so that they share these modules' memory.
 from lod_publisher.releases import current_release
 from lod_publisher.settings import Settings, as_environ
+from lod_publisher.store.sandbox import POOL_ADDRESS_ENV, EvaluatorPool
 from lod_publisher.web import create_app
 from lod_publisher.web.sparql import warm_up
 
@@ -37,24 +38,37 @@ def serve(settings: Settings, dev: bool = False) -> None:
     """Serve until interrupted. Every worker opens the store read-only once it runs.
 
     SIGTERM or SIGINT stop the server gracefully; SIGHUP restarts the workers one by one,
-    which makes them serve the release that is current by then.
+    which makes them serve the release that is current by then (the query evaluators,
+    started here and shared by the workers, switch to it with the first query on it).
     """
     if dev:
         create_app(settings).run(host=settings.host, port=settings.port, debug=False)
         return
     # Fail fast if there is no build, without opening the store: RocksDB is not
-    # fork-safe, so only the workers open it.
+    # fork-safe, so only the workers (and the evaluators) open it.
     current_release(settings.build_dir)
     os.environ.update(as_environ(settings))
-    Server(
-        _APP_FACTORY,
-        factory=True,
-        interface=Interfaces.WSGI,
-        address=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        blocking_threads=settings.threads,
-        log_access=settings.access_log,
-        respawn_failed_workers=True,
-        workers_kill_timeout=10,
-    ).serve()
+    pool = None
+    if settings.backend == "embedded":  # one pool of query evaluators for all the workers
+        pool = EvaluatorPool(
+            lambda: current_release(settings.build_dir).store_path,
+            settings.evaluators,
+            settings.query_memory,
+        )
+        os.environ[POOL_ADDRESS_ENV] = pool.address
+    try:
+        Server(
+            _APP_FACTORY,
+            factory=True,
+            interface=Interfaces.WSGI,
+            address=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            blocking_threads=settings.threads,
+            log_access=settings.access_log,
+            respawn_failed_workers=True,
+            workers_kill_timeout=10,
+        ).serve()
+    finally:
+        if pool is not None:
+            pool.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -48,7 +49,7 @@ from lod_publisher.service_description import (
 from lod_publisher.store.backend import Backend, EngineError, QueryLimits, QueryTimeout
 from lod_publisher.store.embedded import EmbeddedBackend
 from lod_publisher.store.remote import RemoteBackend
-from lod_publisher.store.sandbox import SandboxedBackend
+from lod_publisher.store.sandbox import POOL_ADDRESS_ENV, SandboxedBackend
 from lod_publisher.web import cors_headers, site_of
 from lod_publisher.web.site import Site
 from lod_publisher.web.sparql_examples import EXAMPLES
@@ -106,8 +107,9 @@ class Endpoint:
     def backend(self) -> Backend:
         """Where users' queries run: the site's backend, sandboxed if it is the embedded store.
 
-        Created on first use, so that each server worker process starts its own
-        evaluators once it runs.
+        Created on first use. Under ``serve`` the evaluators are the server's, shared by
+        its workers (their address is in ``POOL_ADDRESS_ENV``); otherwise (a test client,
+        ``--dev``) this process starts its own.
         """
         with self._lock:
             if self._backend is None:
@@ -118,6 +120,7 @@ class Endpoint:
                         self.site.settings.evaluators,
                         self.site.settings.query_memory,
                         self.site.settings.quick_query_ms / 1000,
+                        pool_address=os.environ.get(POOL_ADDRESS_ENV),
                     )
                 else:  # a remote store: it keeps the deadline itself (QueryLimits.timeout)
                     self._backend = self.site.backend
@@ -157,7 +160,7 @@ def _set_up(state: BlueprintSetupState) -> None:
 def warm_up(app: Flask) -> None:
     """Ready this process's backend now, so that the first query does not wait for it.
 
-    Embedded: the query evaluators start. Remote: the store's manifest is read (1.6 s
+    Embedded: the sandbox is made, bound to the server's query evaluators. Remote: the store's manifest is read (1.6 s
     at 1M triples, whose 80,000 named graphs it lists); a store that cannot answer yet
     is asked again on first use. For server worker processes; the test client and
     ``--dev`` do this on first use.
