@@ -414,11 +414,10 @@ class EvaluatorPool:
                 connection, _ = self._listener.accept()
             except (BlockingIOError, OSError):
                 return
+            # The query is read first: closing on a client still sending breaks its pipe.
             with connection, contextlib.suppress(OSError, EOFError, pickle.UnpicklingError):
                 connection.settimeout(1.0)
-                _receive_job(
-                    connection
-                )  # read first: closing on a client still sending breaks its pipe
+                _receive_job(connection)
                 connection.sendall(_HEADER.pack(len(reply)) + reply)
 
 
