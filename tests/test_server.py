@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from tests.conftest import (
@@ -49,10 +51,31 @@ def test_sighup_serves_the_new_build(tmp_path: Path) -> None:
         after = fetch(document, {"Accept": "text/turtle"})
         assert after.status == 200
         assert after.header("etag") != before.header("etag"), "a replayed document of the old build"
+        # A query never asked goes to the server's evaluator, which switches to the new store.
+        query = urlencode({"query": "ASK { ?s ?p ?o } # after SIGHUP"})
+        answer = fetch(f"http://127.0.0.1:{port}/sparql?{query}", {"Accept": "*/*"})
+        assert answer.status == 200 and b"true" in answer.body
+        assert answer.header("content-type").startswith("application/sparql-results+json")
+        stores = open_stores(process.pid)  # the old one closed, the new one open if read yet
+        assert stores <= {second.store_path.resolve()}, stores
         assert process.poll() is None
     finally:
         log = stop_server(process)
     assert_clean_log(log)
+
+
+def open_stores(server: int) -> set[Path]:
+    """The stores the evaluator processes of ``server`` (its children) hold open."""
+    stores = set()
+    for child in Path(f"/proc/{server}/task/{server}/children").read_text().split():
+        if b"lod_publisher.store.sandbox" not in Path(f"/proc/{child}/cmdline").read_bytes():
+            continue
+        for link in Path(f"/proc/{child}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = link.readlink()
+                if target.name.endswith(".sst"):
+                    stores.add(target.parent)
+    return stores
 
 
 @pytest.mark.parametrize("access_log", [None, "yes"])

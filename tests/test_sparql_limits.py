@@ -252,6 +252,8 @@ def test_a_query_names_its_store_and_an_evaluator_switches_to_it(
         assert answer.rows == 3 and pool.pids() == [pid]
         opened = {str(link.readlink()) for link in Path(f"/proc/{pid}/fd").iterdir()}
         assert any(name.startswith(f"{other}/") for name in opened), opened
+        old = f"{release.store_path.resolve()}/"
+        assert not any(name.startswith(old) for name in opened), "the old store is still open"
     finally:
         pool.close()
 

@@ -748,7 +748,21 @@ def _address_space() -> int:
     return pages * resource.getpagesize()
 
 
-def _serve(listener: socket.socket, store: ox.Store, store_path: str, extra: bool, idle_seconds: float) -> None:  # fmt: skip
+@dataclass
+class _OpenStore:
+    """The store an evaluator has open; a query that names another switches it."""
+
+    path: str
+    store: ox.Store | None
+
+    def switch(self, path: str) -> None:
+        """Open ``path`` (OSError if it cannot), the old store closed first: its files
+        and caches go before the new one's come (a new release is current after SIGHUP)."""
+        self.store = None
+        self.store, self.path = ox.Store.read_only(path), path
+
+
+def _serve(listener: socket.socket, opened: _OpenStore, extra: bool, idle_seconds: float) -> None:
     """Answer the queries of the connections accepted on ``listener``, one at a time.
 
     Every evaluator polls the shared listener and tries to accept; an extra one waits a
@@ -774,41 +788,40 @@ def _serve(listener: socket.socket, store: ox.Store, store_path: str, extra: boo
         except (BlockingIOError, InterruptedError):  # another evaluator took it
             continue
         with connection:
-            store, store_path = _handle(connection, store, store_path, memory)
+            _handle(connection, opened, memory)
         last_query = time.monotonic()
 
 
-def _handle(
-    connection: socket.socket, store: ox.Store, store_path: str, memory: PeakMemory
-) -> tuple[ox.Store, str]:
-    """Run the job on ``connection`` under an alarm at its deadline; the store open after."""
+def _handle(connection: socket.socket, opened: _OpenStore, memory: PeakMemory) -> None:
+    """Run the job on ``connection`` under an alarm at its deadline, and answer it."""
     connection.settimeout(_CONNECTION_SECONDS)
     try:
         job = _receive_job(connection)
     except (OSError, EOFError, pickle.UnpicklingError, ValueError):
-        return store, store_path  # the server gave up before it had sent the query
+        return  # the server gave up before it had sent the query
     if job.deadline is not None:
         left = job.deadline - time.monotonic()
         if left <= 0:
-            return store, store_path  # the server has answered that it timed out
+            return  # the server has answered that it timed out
         # SIGALRM's default action ends the process, wherever the evaluation is.
         signal.setitimer(signal.ITIMER_REAL, left + _ALARM_GRACE)
     try:
-        if job.store_path != store_path:  # a new release is current (SIGHUP)
-            try:
-                store, store_path = ox.Store.read_only(job.store_path), job.store_path
-            except OSError as exc:
-                reply: tuple[Any, ...] = ("failure", f"cannot open the store {job.store_path}: {exc}")  # fmt: skip
-            else:
-                reply = _answer(store, job, memory)
-        else:
-            reply = _answer(store, job, memory)
+        reply = _answer_with(opened, job, memory)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
     with contextlib.suppress(OSError):  # the server gave up on it meanwhile
         connection.sendall(_HEADER.pack(len(data)) + data)
-    return store, store_path
+
+
+def _answer_with(opened: _OpenStore, job: _Job, memory: PeakMemory) -> tuple[Any, ...]:
+    if job.store_path != opened.path or opened.store is None:
+        try:
+            opened.switch(job.store_path)
+        except OSError as exc:
+            return ("failure", f"cannot open the store {job.store_path}: {exc}")
+    assert opened.store is not None
+    return _answer(opened.store, job, memory)
 
 
 def main(argv: list[str]) -> None:
@@ -823,8 +836,8 @@ def main(argv: list[str]) -> None:
     listener = socket.socket(fileno=listener_fd)
     listener.setblocking(False)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    try:
-        store = ox.Store.read_only(store_path)
+    try:  # held by the _OpenStore only, so that a switch closes it
+        opened = _OpenStore(store_path, ox.Store.read_only(store_path))
     except OSError as exc:
         _send(channel_out, ("failed", f"cannot open the store {store_path}: {exc}"))
         return
@@ -836,7 +849,7 @@ def main(argv: list[str]) -> None:
         return
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _send(channel_out, ("ready", isolated))
-    _serve(listener, store, store_path, extra, idle_seconds)
+    _serve(listener, opened, extra, idle_seconds)
 
 
 if __name__ == "__main__":
