@@ -366,6 +366,28 @@ def test_an_extra_evaluator_starts_for_a_waiting_query_and_leaves_when_idle(
         pool.close()
 
 
+def test_a_query_too_big_to_hand_over_at_once_also_gets_an_extra_evaluator(
+    release: Release,
+) -> None:
+    """A query larger than the socket's buffer waits while it is being sent, not for
+    its answer: the pool hears of it all the same."""
+    pool = EvaluatorPool(release.store_path, size=2, memory_mib=2048)
+    backend = SandboxedBackend(
+        release.store_path, EmbeddedBackend.open(release.store_path), pool_address=pool.address
+    )
+    try:
+        [steady] = ready_pool(pool)
+        os.kill(steady, signal.SIGSTOP)  # the pool's child, in this process
+        try:
+            big = "ASK { ?s ?p ?o }\n# " + "x" * (4 << 20)
+            answer = backend.execute(big, by_key("srj"), limits=QUERY_LIMITS)
+            assert answer.payload.endswith(b"true}") and len(pool.pids()) == 2
+        finally:
+            os.kill(steady, signal.SIGCONT)
+    finally:
+        pool.close()
+
+
 def test_a_busy_evaluator_is_waited_for_a_little_before_another_starts(
     release: Release,
 ) -> None:

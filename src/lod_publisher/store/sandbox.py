@@ -120,11 +120,13 @@ class _Gone(Exception):  # noqa: N818
     """The other end closed: the process ended."""
 
 
-def _send_message(fd: int, data: bytes, deadline: float | None) -> None:
+def _send_message(
+    fd: int, data: bytes, deadline: float | None, nudge: _Nudge | None = None
+) -> None:
     """Write ``data``, length first, to the non-blocking ``fd``; _Deadline, _Gone."""
     view = memoryview(_HEADER.pack(len(data)) + data)
     while view:
-        _wait(fd, select.POLLOUT, deadline)
+        _wait(fd, select.POLLOUT, deadline, nudge)
         try:
             written = os.write(fd, view)
         except BlockingIOError:
@@ -134,17 +136,19 @@ def _send_message(fd: int, data: bytes, deadline: float | None) -> None:
         view = view[written:]
 
 
-def _receive_message(fd: int, deadline: float | None) -> tuple[Any, ...]:
+def _receive_message(
+    fd: int, deadline: float | None, nudge: _Nudge | None = None
+) -> tuple[Any, ...]:
     """Read one length-prefixed pickle from the non-blocking ``fd``; _Deadline, _Gone."""
-    (length,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
-    message: tuple[Any, ...] = pickle.loads(_read_exactly(fd, length, deadline))
+    (length,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline, nudge))
+    message: tuple[Any, ...] = pickle.loads(_read_exactly(fd, length, deadline, nudge))
     return message
 
 
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+def _read_exactly(fd: int, size: int, deadline: float | None, nudge: _Nudge | None) -> bytes:
     buffer = bytearray()
     while len(buffer) < size:
-        _wait(fd, select.POLLIN, deadline)
+        _wait(fd, select.POLLIN, deadline, nudge)
         try:
             chunk = os.read(fd, min(size - len(buffer), 1 << 20))
         except BlockingIOError:
@@ -157,20 +161,44 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     return bytes(buffer)
 
 
-def _wait(fd: int, events: int, deadline: float | None) -> None:
-    """Block until ``fd`` is ready for ``events`` (or hung up); _Deadline when time is up."""
+def _wait(fd: int, events: int, deadline: float | None, nudge: _Nudge | None = None) -> None:
+    """Block until ``fd`` is ready for ``events`` (or hung up); _Deadline when time is up.
+
+    ``nudge`` is sent if its time comes first.
+    """
     poller = select.poll()
     poller.register(fd, events)
     while True:
-        if deadline is None:
-            timeout_ms = None
-        else:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _Deadline
-            timeout_ms = max(1, int(left * 1000))
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise _Deadline
+        if nudge is not None and not nudge.sent and now >= nudge.at:
+            nudge.send()
+        ends = [] if deadline is None else [deadline]
+        if nudge is not None and not nudge.sent:
+            ends.append(nudge.at)
+        timeout_ms = max(1, int((min(ends) - now) * 1000)) if ends else None
         if poller.poll(timeout_ms):
             return
+
+
+class _Nudge:
+    """Tells a pool, once, that a query has had no answer for ``_NUDGE_AFTER`` seconds,
+    whether it waits for an evaluator or runs (its worker cannot tell which)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.at = time.monotonic() + _NUDGE_AFTER
+        self.sent = False
+
+    def send(self) -> None:
+        self.sent = True
+        with (
+            contextlib.suppress(OSError),
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as nudge,
+        ):
+            nudge.setblocking(False)
+            nudge.sendto(b"waiting", self.address)
 
 
 @dataclass
@@ -571,10 +599,10 @@ class SandboxedBackend:
             except OSError as exc:
                 raise EngineError(f"the query evaluators do not answer ({exc}); is the server stopping?") from None  # fmt: skip
             connection.setblocking(False)
+            nudge = _Nudge(self._nudge_address)
             try:
-                _send_message(connection.fileno(), data, job.deadline)
-                self._nudge_if_slow(connection.fileno(), job.deadline)
-                return _receive_message(connection.fileno(), job.deadline)
+                _send_message(connection.fileno(), data, job.deadline, nudge)
+                return _receive_message(connection.fileno(), job.deadline, nudge)
             except _Deadline:
                 raise QueryTimeout(
                     f"the query ran for {limits.timeout:g} s, this endpoint's limit, and was "
@@ -587,19 +615,6 @@ class SandboxedBackend:
                     f"query needed more memory than the {self.memory_mib} MiB an evaluator "
                     "may use"
                 ) from None
-
-    def _nudge_if_slow(self, fd: int, deadline: float | None) -> None:
-        """Wait ``_NUDGE_AFTER`` for the answer to start; if it has not, tell the pool."""
-        nudge_at = time.monotonic() + _NUDGE_AFTER
-        with contextlib.suppress(_Deadline):
-            _wait(fd, select.POLLIN, nudge_at if deadline is None else min(deadline, nudge_at))
-            return
-        with (
-            contextlib.suppress(OSError),
-            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as nudge,
-        ):
-            nudge.setblocking(False)
-            nudge.sendto(b"waiting", self._nudge_address)
 
     def close(self) -> None:
         if self._pool is not None:
