@@ -338,32 +338,48 @@ def test_peak_memory_sees_a_job_allocate() -> None:
     assert memory.growth_since(memory.start()) == 0  # reset: the peak is what is in use now
 
 
+@contextlib.contextmanager
+def shared_pool(
+    release: Release, size: int, **options: float
+) -> Iterator[tuple[EvaluatorPool, SandboxedBackend, int]]:
+    """A pool of ``size`` evaluators, a backend using it, and its steady evaluator."""
+    pool = EvaluatorPool(release.store_path, size=size, memory_mib=2048, **options)
+    try:
+        backend = SandboxedBackend(
+            release.store_path, EmbeddedBackend.open(release.store_path), pool_address=pool.address
+        )
+        [steady] = ready_pool(pool)
+        yield pool, backend, steady
+    finally:
+        pool.close()
+
+
+@contextlib.contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """``pid`` (the pool's child, in this process) stopped, as if busy, then let go."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def test_an_extra_evaluator_starts_for_a_waiting_query_and_leaves_when_idle(
     release: Release,
 ) -> None:
     """With the steady evaluator busy (stopped), a query waits 50 ms, then an extra one
     starts and answers it; once the steady one is free again it takes the queries, and
     the extra leaves after a second without any, while queries go on."""
-    pool = EvaluatorPool(release.store_path, size=3, memory_mib=2048, idle_seconds=1.0)
-    backend = SandboxedBackend(
-        release.store_path, EmbeddedBackend.open(release.store_path), pool_address=pool.address
-    )
-    try:
-        [steady] = ready_pool(pool)
-        os.kill(steady, signal.SIGSTOP)  # the pool's child, in this process
-        try:
+    with shared_pool(release, size=3, idle_seconds=1.0) as (pool, backend, steady):
+        with stopped(steady):
             answer = backend.execute("ASK { ?s ?p ?o }", by_key("srj"), limits=QUERY_LIMITS)
             assert answer.payload.endswith(b"true}")
             assert len(pool.pids()) == 2
-        finally:
-            os.kill(steady, signal.SIGCONT)
         ends = time.monotonic() + 4
         while time.monotonic() < ends:
             backend.execute("ASK { ?s ?p ?o }", by_key("srj"), limits=QUERY_LIMITS)
             time.sleep(0.15)
         assert pool.pids() == [steady]
-    finally:
-        pool.close()
 
 
 def test_a_query_too_big_to_hand_over_at_once_also_gets_an_extra_evaluator(
@@ -371,21 +387,10 @@ def test_a_query_too_big_to_hand_over_at_once_also_gets_an_extra_evaluator(
 ) -> None:
     """A query larger than the socket's buffer waits while it is being sent, not for
     its answer: the pool hears of it all the same."""
-    pool = EvaluatorPool(release.store_path, size=2, memory_mib=2048)
-    backend = SandboxedBackend(
-        release.store_path, EmbeddedBackend.open(release.store_path), pool_address=pool.address
-    )
-    try:
-        [steady] = ready_pool(pool)
-        os.kill(steady, signal.SIGSTOP)  # the pool's child, in this process
-        try:
-            big = "ASK { ?s ?p ?o }\n# " + "x" * (4 << 20)
-            answer = backend.execute(big, by_key("srj"), limits=QUERY_LIMITS)
-            assert answer.payload.endswith(b"true}") and len(pool.pids()) == 2
-        finally:
-            os.kill(steady, signal.SIGCONT)
-    finally:
-        pool.close()
+    with shared_pool(release, size=2) as (pool, backend, steady), stopped(steady):
+        big = "ASK { ?s ?p ?o }\n# " + "x" * (4 << 20)
+        answer = backend.execute(big, by_key("srj"), limits=QUERY_LIMITS)
+        assert answer.payload.endswith(b"true}") and len(pool.pids()) == 2
 
 
 def test_a_busy_evaluator_is_waited_for_a_little_before_another_starts(
@@ -393,28 +398,18 @@ def test_a_busy_evaluator_is_waited_for_a_little_before_another_starts(
 ) -> None:
     """A query arriving while the only evaluator is busy takes it if it comes free within
     ``spawn_after``; if it stays busy longer, a second evaluator starts."""
-    pool = EvaluatorPool(release.store_path, size=2, memory_mib=2048, spawn_after=2.0)
-    backend = SandboxedBackend(
-        release.store_path, EmbeddedBackend.open(release.store_path), pool_address=pool.address
-    )
-    try:
-        [steady] = ready_pool(pool)
+    with shared_pool(release, size=2, spawn_after=2.0) as (pool, backend, steady):
         os.kill(steady, signal.SIGSTOP)  # the pool's child, in this process
         threading.Timer(0.3, os.kill, args=(steady, signal.SIGCONT)).start()
         started = time.monotonic()
         backend.execute("ASK {}", by_key("srj"), limits=QUERY_LIMITS)
         assert 0.2 < time.monotonic() - started < 2.0
         assert pool.pids(ready_only=False) == [steady]  # no second process: it came free
-        os.kill(steady, signal.SIGSTOP)
-        try:
+        with stopped(steady):
             started = time.monotonic()
             backend.execute("ASK {}", by_key("srj"), limits=QUERY_LIMITS)
             assert time.monotonic() - started >= 1.9  # after 2 s, a new one answered
             assert len(pool.pids()) == 2
-        finally:
-            os.kill(steady, signal.SIGCONT)
-    finally:
-        pool.close()
 
 
 def test_the_evaluators_setting_sizes_the_pool(settings: Settings, release: Release) -> None:
