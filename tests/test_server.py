@@ -92,6 +92,12 @@ def test_the_access_log_is_a_setting_and_queries_are_logged_either_way(
         base = f"http://127.0.0.1:{port}"
         assert fetch(f"{base}/doc/id/place/belgrade.ttl", {"Accept": "text/turtle"}).status == 200
         assert fetch(f"{base}/sparql?query=ASK%7B%7D", {"Accept": "text/csv"}).status == 200
+        # The worker's query log thread writes the line soon, while the server runs.
+        log_path: Path = process.log_path  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while "format=csv" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "sparql status=200" in log_path.read_text()
     finally:
         log = stop_server(process)
     assert_clean_log(log)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
-from granian.constants import Interfaces
+from granian.constants import Interfaces, RuntimeModes
 from granian.server import Server
 
 # Imported before the workers are forked, so that they share these modules' memory.
@@ -21,6 +21,7 @@ from lod_publisher.releases import current_release
 from lod_publisher.settings import Settings, as_environ
 from lod_publisher.store.sandbox import POOL_ADDRESS_ENV, EvaluatorPool
 from lod_publisher.web import create_app
+from lod_publisher.web.query_log import query_log
 from lod_publisher.web.sparql import warm_up
 
 # What every worker process calls once it runs (it reads the LOD_* variables).
@@ -31,6 +32,7 @@ def worker_app() -> Flask:
     """The app of one worker process, its backend already warming up."""
     app = create_app()
     warm_up(app)
+    query_log.defer()  # the query log is written off the requests' path
     return app
 
 
@@ -65,6 +67,10 @@ def serve(settings: Settings, dev: bool = False) -> None:
             port=settings.port,
             workers=settings.workers,
             blocking_threads=settings.threads,
+            # One single-threaded Rust runtime per worker, as Granian picks for RSGI apps:
+            # for WSGI it would pick a multi-threaded one, whose hand-offs made each
+            # request after an idle moment about 0.1 ms slower here (bench/idle_gaps.py).
+            runtime_mode=RuntimeModes.st,
             log_access=settings.access_log,
             respawn_failed_workers=True,
             workers_kill_timeout=10,

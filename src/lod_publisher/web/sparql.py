@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ from lod_publisher.store.embedded import EmbeddedBackend
 from lod_publisher.store.remote import RemoteBackend
 from lod_publisher.store.sandbox import POOL_ADDRESS_ENV, SandboxedBackend
 from lod_publisher.web import cors_headers, site_of
+from lod_publisher.web.query_log import query_log
 from lod_publisher.web.site import Site
 from lod_publisher.web.sparql_examples import EXAMPLES
 
@@ -203,14 +205,8 @@ class EndpointApp:
             answer = _plain(500, "the server failed to answer this request (see its log)")
         if answer is None:
             return self.app(environ, start_response)
-        headers = list(answer.headers)
-        if answer.status != 204:  # RFC 9110 8.6: no Content-Length in a 204
-            headers += [
-                ("Content-Type", answer.content_type),
-                ("Content-Length", str(len(answer.body))),
-            ]
-        headers += [("Vary", "Accept"), *cors_headers(method, dict(answer.headers).get("Allow"))]
-        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
+        status, headers = answer.head(method)
+        start_response(status, list(headers))
         return [b""] if method == "HEAD" else [answer.body]
 
     def _answer(self, method: str, environ: WSGIEnvironment) -> _Answer | None:
@@ -231,8 +227,8 @@ class EndpointApp:
                 environ.get("HTTP_ACCEPT"),
             )
             kept = state.results.get(key)
-            if kept is not None:
-                _log(started, kept.answer, kept.parsed, kept.rows, cached=True)
+            if kept is not None:  # everything it needs was worked out when it was kept
+                _log(started, kept.answer.status, kept.log_details)
                 return kept.answer
             parsed = protocol.parse_request(
                 method,
@@ -244,14 +240,14 @@ class EndpointApp:
             )
         except ProtocolError as exc:
             answer = _plain(exc.status, exc.message, exc.headers)
-            _log(started, answer, None, None, query=exc.query)
+            _log(started, answer.status, _log_details(answer, None, None, query=exc.query))
             return answer
         if parsed.result_format.key == "html":
             return None
         if isinstance(parsed, DescriptionRequest):
             return _described(state, parsed.result_format)
         answer, rows, cached = _run_once(state, key, parsed)
-        _log(started, answer, parsed, rows, cached=cached)
+        _log(started, answer.status, _log_details(answer, parsed, rows, cached=cached))
         return answer
 
 
@@ -264,14 +260,40 @@ class _Answer:
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
 
+    def head(self, method: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The status line and all the headers of this answer to ``method``.
+
+        Worked out once per answer (only a CORS preflight's differ by method), so that
+        sending a kept answer again costs no more than a dictionary lookup.
+        """
+        return self._preflight_head if method == "OPTIONS" else self._head
+
+    @cached_property
+    def _head(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return self._compose_head("GET")
+
+    @cached_property
+    def _preflight_head(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return self._compose_head("OPTIONS")
+
+    def _compose_head(self, method: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        headers = list(self.headers)
+        if self.status != 204:  # RFC 9110 8.6: no Content-Length in a 204
+            headers += [
+                ("Content-Type", self.content_type),
+                ("Content-Length", str(len(self.body))),
+            ]
+        headers += [("Vary", "Accept"), *cors_headers(method, dict(self.headers).get("Allow"))]
+        return f"{self.status} {HTTPStatus(self.status).phrase}", tuple(headers)
+
 
 @dataclass(frozen=True)
 class _Kept:
     """A successful answer kept for the same request, with what its log line says."""
 
     answer: _Answer
-    parsed: QueryRequest
     rows: int | None
+    log_details: str  # the query log line after the duration (see _log_details)
 
 
 def repeatable(query: str) -> bool:
@@ -383,7 +405,8 @@ def _run_once(
         answer, rows = _run(state, parsed)
         if answer.status == 200 and (TRUNCATED_HEADER, "true") not in answer.headers:
             size = len(answer.body) + sum(len(part or "") for part in key)
-            state.results.put(key, _Kept(answer, parsed, rows), size)
+            details = _log_details(answer, parsed, rows, cached=True)
+            state.results.put(key, _Kept(answer, rows, details), size)
     finally:
         with state._lock:
             del state._running[key]
@@ -442,30 +465,28 @@ def _engine_message(message: str) -> str:
     return f"SPARQL syntax error at line {line}, column {column}: {message[match.end() :]}"
 
 
-def _log(
-    started: float,
+def _log(started: float, status: int, details: str) -> None:
+    """One line per query: status, duration, then ``details`` (see :func:`_log_details`)."""
+    query_log.write(status, (time.perf_counter() - started) * 1000, details)
+
+
+def _log_details(
     answer: _Answer,
     parsed: QueryRequest | None,
     rows: int | None,
     *,
     query: str | None = None,
     cached: bool = False,
-) -> None:
-    """One line per query: status, duration, rows, bytes, truncation, form, format,
-    whether the answer came from the result cache, hash."""
+) -> str:
+    """What the query log says after the duration: rows, bytes, truncation, form, format,
+    whether the answer came from the result cache, and the hash of the query."""
     text = parsed.query if parsed else query
-    logger.info(
-        "sparql status=%d ms=%.1f rows=%s bytes=%d truncated=%s form=%s format=%s cached=%s "
-        "query=%s",
-        answer.status,
-        (time.perf_counter() - started) * 1000,
-        "-" if rows is None else rows,
-        len(answer.body),
-        "yes" if (TRUNCATED_HEADER, "true") in answer.headers else "no",
-        parsed.form.value if parsed and parsed.form else "-",
-        parsed.result_format.key if parsed else "-",
-        "yes" if cached else "no",
-        query_hash(text) if text is not None else "-",
+    truncated = "yes" if (TRUNCATED_HEADER, "true") in answer.headers else "no"
+    return (
+        f"rows={'-' if rows is None else rows} bytes={len(answer.body)} truncated={truncated} "
+        f"form={parsed.form.value if parsed and parsed.form else '-'} "
+        f"format={parsed.result_format.key if parsed else '-'} "
+        f"cached={'yes' if cached else 'no'} query={query_hash(text) if text is not None else '-'}"
     )
 
 
