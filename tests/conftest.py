@@ -6,6 +6,7 @@ dereferences on the server the HTTP tests talk to.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -127,6 +128,15 @@ def stop_server(process: subprocess.Popen[bytes]) -> str:
         process.wait()
     log: Path | None = getattr(process, "log_path", None)
     return log.read_text(errors="replace") if log else ""
+
+
+def open_files(pid: int) -> set[Path]:
+    """The files process ``pid`` has open now (one closed while we look is left out)."""
+    found = set()
+    for link in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            found.add(link.readlink())
+    return found
 
 
 def assert_clean_log(log: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import signal
 import time
@@ -14,6 +13,7 @@ from tests.conftest import (
     assert_clean_log,
     fetch,
     free_port,
+    open_files,
     project_settings,
     start_server,
     stop_server,
@@ -70,11 +70,7 @@ def open_stores(server: int) -> set[Path]:
     for child in Path(f"/proc/{server}/task/{server}/children").read_text().split():
         if b"lod_publisher.store.sandbox" not in Path(f"/proc/{child}/cmdline").read_bytes():
             continue
-        for link in Path(f"/proc/{child}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                target = link.readlink()
-                if target.name.endswith(".sst"):
-                    stores.add(target.parent)
+        stores |= {path.parent for path in open_files(int(child)) if path.name.endswith(".sst")}
     return stores
 
 

@@ -19,7 +19,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from tests.conftest import Reply, assert_clean_log, fetch, free_port, start_server, stop_server
+from tests.conftest import (
+    Reply,
+    assert_clean_log,
+    fetch,
+    free_port,
+    open_files,
+    start_server,
+    stop_server,
+)
 
 from lod_publisher.formats import by_key
 from lod_publisher.releases import Release
@@ -250,7 +258,7 @@ def test_a_query_names_its_store_and_an_evaluator_switches_to_it(
         [pid] = ready_pool(pool)
         answer = backend.execute("SELECT * WHERE { ?s ?p ?o }", by_key("tsv"), limits=QUERY_LIMITS)  # fmt: skip
         assert answer.rows == 3 and pool.pids() == [pid]
-        opened = {str(link.readlink()) for link in Path(f"/proc/{pid}/fd").iterdir()}
+        opened = {str(path) for path in open_files(pid)}
         assert any(name.startswith(f"{other}/") for name in opened), opened
         old = f"{release.store_path.resolve()}/"
         assert not any(name.startswith(old) for name in opened), "the old store is still open"
